@@ -1,0 +1,1 @@
+"""Scripted experiments on how neural networks are optimized: `python experiments/run.py`."""

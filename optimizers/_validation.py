@@ -1,0 +1,84 @@
+"""Argument checks shared by the optimizers and schedules.
+
+Every check raises at construction time with Keras's message form, naming the argument, the
+allowed values and the value received, e.g.
+``ValueError("Argument `beta_1` must be in [0, 1). Received: beta_1=1.0")``.
+"""
+
+import numbers
+
+import keras
+
+
+def _is_real_number(value):
+    # bool is a numbers.Real subclass; `momentum=True` is a bug, not 1.0.
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_number(name, value):
+    """Returns `value` as a Python float, or raises if it is not a real number."""
+    if not _is_real_number(value):
+        raise ValueError(
+            f"Argument `{name}` must be a number. Received: {name}={value!r}"
+        )
+    value = float(value)
+    if value != value:  # NaN compares unequal to everything.
+        raise ValueError(
+            f"Argument `{name}` must be a number, not NaN. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_learning_rate(value):
+    """Accepts a non-negative number (int or float), a LearningRateSchedule or a callable.
+
+    Numbers are returned as Python floats: Keras itself rejects `learning_rate=1`.
+    """
+    if isinstance(value, keras.optimizers.schedules.LearningRateSchedule) or callable(value):
+        return value
+    if not _is_real_number(value):
+        raise ValueError(
+            "Argument `learning_rate` must be a non-negative number, a "
+            "`keras.optimizers.schedules.LearningRateSchedule` or a callable. "
+            f"Received: learning_rate={value!r}"
+        )
+    return check_non_negative("learning_rate", value)
+
+
+def check_unit_interval(name, value):
+    """[0, 1): momentum, beta and rho values (1 would never forget, and never learn)."""
+    value = check_number(name, value)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"Argument `{name}` must be in [0, 1). Received: {name}={value!r}")
+    return value
+
+
+def check_positive(name, value):
+    value = check_number(name, value)
+    if not value > 0.0:
+        raise ValueError(f"Argument `{name}` must be > 0. Received: {name}={value!r}")
+    return value
+
+
+def check_non_negative(name, value):
+    value = check_number(name, value)
+    if not value >= 0.0:
+        raise ValueError(f"Argument `{name}` must be >= 0. Received: {name}={value!r}")
+    return value
+
+
+def check_bool(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"Argument `{name}` must be True or False. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(
+            f"Argument `{name}` must be one of {allowed}. Received: {name}={value!r}"
+        )
+    return value

@@ -1,0 +1,105 @@
+"""AdaGrad: per-parameter learning rates from the history of squared gradients."""
+
+import keras
+from keras import ops
+
+from optimizers._validation import (
+    check_bool,
+    check_learning_rate,
+    check_non_negative,
+    check_positive,
+)
+
+
+@keras.saving.register_keras_serializable(package="optimizers")
+class Adagrad(keras.optimizers.Optimizer):
+    """AdaGrad: divide each parameter's step by the root of its summed squared gradients.
+
+    The update rule, per variable:
+
+    ```python
+    accumulator += gradient ** 2        # the notes' "cache"
+    if epsilon_inside_sqrt:             # Keras's form (default)
+        variable -= learning_rate * gradient / sqrt(accumulator + epsilon)
+    else:                               # the notes' and Duchi et al.'s form
+        variable -= learning_rate * gradient / (sqrt(accumulator) + epsilon)
+    ```
+
+    The accumulator only grows, so every parameter's effective step
+    `learning_rate / sqrt(accumulator)` only shrinks: parameters with large gradients slow down
+    first, and over a long run learning can stall (RMSprop replaces the sum by a decaying mean).
+
+    Conventions a reader could get wrong:
+    - The accumulator starts at `initial_accumulator_value` (Keras: 0.1), not at zero as in the
+      notes and the paper; pass `initial_accumulator_value=0.0, epsilon_inside_sqrt=False` for
+      the notes' exact form.
+    - Keras puts epsilon inside the square root, the notes outside. Inside, the very first
+      step with a zero accumulator is `gradient / sqrt(gradient**2 + epsilon)`, about `sign(gradient)`.
+
+    Args:
+        learning_rate: A non-negative float or int, a
+            `keras.optimizers.schedules.LearningRateSchedule`, or a callable taking no
+            arguments. Defaults to `0.001`.
+        initial_accumulator_value: float >= 0, starting value of the accumulators.
+            Defaults to `0.1`.
+        epsilon: float > 0, keeps the division finite. Defaults to `1e-7`.
+        epsilon_inside_sqrt: bool, see above. Defaults to `True` (Keras).
+        name: String, defaults to `"adagrad"`.
+        **kwargs: Keras's base optimizer arguments (`weight_decay`, `clipnorm`, `clipvalue`,
+            `global_clipnorm`, `use_ema`, `ema_momentum`, `ema_overwrite_frequency`,
+            `loss_scale_factor`, `gradient_accumulation_steps`), applied by Keras's base class.
+
+    References:
+        - [Duchi et al., 2011](http://www.jmlr.org/papers/volume12/duchi11a/duchi11a.pdf).
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        initial_accumulator_value=0.1,
+        epsilon=1e-7,
+        epsilon_inside_sqrt=True,
+        name="adagrad",
+        **kwargs,
+    ):
+        super().__init__(learning_rate=check_learning_rate(learning_rate), name=name, **kwargs)
+        self.initial_accumulator_value = check_non_negative(
+            "initial_accumulator_value", initial_accumulator_value
+        )
+        self.epsilon = check_positive("epsilon", epsilon)
+        self.epsilon_inside_sqrt = check_bool("epsilon_inside_sqrt", epsilon_inside_sqrt)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._accumulators = self.add_optimizer_variables(
+            var_list,
+            "accumulator",
+            initializer=keras.initializers.Constant(self.initial_accumulator_value),
+        )
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        accumulator = self._accumulators[self._get_variable_index(variable)]
+
+        self.assign_add(accumulator, ops.square(gradient))
+        if self.epsilon_inside_sqrt:
+            denominator = ops.sqrt(ops.add(accumulator, self.epsilon))
+        else:
+            denominator = ops.add(ops.sqrt(accumulator), self.epsilon)
+        self.assign_sub(
+            variable, ops.divide(ops.multiply(learning_rate, gradient), denominator)
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon,
+                "epsilon_inside_sqrt": self.epsilon_inside_sqrt,
+            }
+        )
+        return config
