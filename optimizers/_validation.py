@@ -82,3 +82,47 @@ def check_choice(name, value, choices):
             f"Argument `{name}` must be one of {allowed}. Received: {name}={value!r}"
         )
     return value
+
+
+def _is_integer(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_positive_integer(name, value):
+    """Step counts such as `warmup_steps` and `steps_per_epoch`: an int > 0."""
+    if not _is_integer(value) or value <= 0:
+        raise ValueError(
+            f"Argument `{name}` must be an integer > 0. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_non_negative_integer(name, value):
+    if not _is_integer(value) or value < 0:
+        raise ValueError(
+            f"Argument `{name}` must be an integer >= 0. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_fraction(name, value):
+    """[0, 1], both ends included: e.g. a final learning rate as a fraction of the first."""
+    value = check_number(name, value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"Argument `{name}` must be in [0, 1]. Received: {name}={value!r}")
+    return value
+
+
+def check_string(name, value):
+    if not isinstance(value, str) or not value:
+        raise ValueError(
+            f"Argument `{name}` must be a non-empty string. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_positive_int(name, value):
+    """An integer > 0: step counts and frequencies (bool and 2.0 are rejected, as typos)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"Argument `{name}` must be an integer > 0. Received: {name}={value!r}")
+    return int(value)
