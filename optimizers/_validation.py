@@ -119,10 +119,3 @@ def check_string(name, value):
             f"Argument `{name}` must be a non-empty string. Received: {name}={value!r}"
         )
     return value
-
-
-def check_positive_int(name, value):
-    """An integer > 0: step counts and frequencies (bool and 2.0 are rejected, as typos)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"Argument `{name}` must be an integer > 0. Received: {name}={value!r}")
-    return int(value)
