@@ -1,0 +1,37 @@
+"""Import TensorFlow without its start-up chatter, keeping anything that could be a real problem.
+
+TensorFlow 2.16+ prints oneDNN and CUDA notices from C++ before its logging is initialised, so
+`TF_CPP_MIN_LOG_LEVEL` does not reach them. We capture file descriptor 2 during the import and
+re-emit every line except absl INFO lines ("I0000 ...") and the one-line banner that precedes
+them; warnings, errors and Python tracebacks pass through unchanged.
+"""
+
+import os
+import re
+import sys
+import tempfile
+
+_NOISE = re.compile(r"^(I\d{4} |WARNING: All log messages before absl::InitializeLog\(\))")
+
+
+def import_tensorflow_quietly():
+    """Imports tensorflow and keras with the C++ start-up notices filtered out."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    # A temporary file, not a pipe: a pipe could fill up and block the import.
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+            import keras  # noqa: F401
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved_stderr, 2)
+            os.close(saved_stderr)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines():
+                if not _NOISE.match(line):
+                    print(line, file=sys.stderr)

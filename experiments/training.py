@@ -1,0 +1,148 @@
+"""One training run: settings in, a record out (status, reason, metrics). Never raises for a
+run that diverges; a run that raises is turned into a `failed` record by the runner."""
+
+import math
+import os
+import platform
+import time
+
+import keras
+import numpy as np
+
+from experiments import data, factory, files
+from experiments.models import build_mlp
+
+_DATASETS = {}  # per process: the sweep trains many runs on the same data
+
+
+def get_dataset(config):
+    key = (config["dataset"], config["input_scaling"], config["limit"])
+    if key not in _DATASETS:
+        _DATASETS[key] = data.load_dataset(config["dataset"], config["input_scaling"], limit=config["limit"])
+    return _DATASETS[key]
+
+
+class UpdateTimer(keras.callbacks.Callback):
+    """Wall time of the training part of each epoch (validation excluded), and updates per epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch_seconds = []
+        self._start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        # fit's validation pass starts here: the epoch's training part is over.
+        if self._start is not None:
+            self.epoch_seconds.append(time.perf_counter() - self._start)
+            self._start = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.on_test_begin()
+
+
+def train_run(config, run_dir, extra_callbacks=()):
+    """Trains the MLP `config` describes, logging to `run_dir`; returns the run's record."""
+    started = time.perf_counter()
+    os.makedirs(run_dir, exist_ok=True)
+    files.write_json_atomic(os.path.join(run_dir, "config.json"), config)
+    keras.utils.set_random_seed(config["seed"])
+    dataset = get_dataset(config)
+    num_train = len(dataset.x_train)
+    batch_size = num_train if config["batch_size"] == "full" else min(config["batch_size"], num_train)
+    steps_per_epoch = math.ceil(num_train / batch_size)
+
+    model = build_mlp(
+        dataset.num_features,
+        dataset.num_classes,
+        width=config["width"],
+        depth=config["depth"],
+        activation=config["activation"],
+        initializer=config["initializer"],
+        batch_norm=config["batch_norm"],
+        seed=config["seed"],
+    )
+    model.compile(
+        optimizer=factory.make_optimizer(config, steps_per_epoch),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=config["jit_compile"],
+    )
+    timer = UpdateTimer()
+    callbacks = [timer, *make_callbacks(config, run_dir), *extra_callbacks]
+    history = model.fit(
+        dataset.x_train,
+        dataset.y_train,
+        batch_size=batch_size,
+        epochs=config["epochs"],
+        validation_data=(dataset.x_val, dataset.y_val),
+        shuffle=True,  # the notes: reshuffle the mini-batches every epoch
+        callbacks=callbacks,
+        verbose=0,
+    )
+    status, reason = divergence_status(callbacks)
+    metrics = final_metrics(history.history, timer, steps_per_epoch, batch_size)
+    record = {
+        "status": status,
+        "reason": reason,
+        "metrics": metrics,
+        "epochs_completed": len(history.history.get("loss", [])),
+        "history": {k: [float(v) for v in values] for k, values in history.history.items()},
+        "wall_time_s": time.perf_counter() - started,
+        "versions": versions(),
+    }
+    write_hparams(run_dir, config, metrics)
+    return record
+
+
+def final_metrics(history, timer, steps_per_epoch, batch_size):
+    def last(key):
+        values = history.get(key) or [math.nan]
+        return float(values[-1])
+
+    # The first epoch includes tracing and compilation: time per update from the others.
+    steady = timer.epoch_seconds[1:] or timer.epoch_seconds
+    seconds_per_epoch = float(np.median(steady)) if steady else math.nan
+    return {
+        "train_loss": last("loss"),
+        "train_accuracy": last("accuracy"),
+        "val_loss": last("val_loss"),
+        "val_accuracy": last("val_accuracy"),
+        "best_val_accuracy": float(np.nanmax(history.get("val_accuracy") or [math.nan])),
+        "updates_per_epoch": steps_per_epoch,
+        "effective_batch_size": batch_size,
+        "ms_per_update": 1e3 * seconds_per_epoch / steps_per_epoch,
+        "samples_per_second": steps_per_epoch * batch_size / seconds_per_epoch,
+    }
+
+
+def make_callbacks(config, run_dir):
+    return [
+        keras.callbacks.TensorBoard(run_dir, histogram_freq=0, write_graph=False, update_freq="epoch"),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+
+
+def divergence_status(callbacks):
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.TerminateOnNaN) and callback.model.stop_training:
+            return "diverged", "loss became NaN"
+    return "ok", ""
+
+
+def write_hparams(run_dir, config, metrics):
+    """The run's hyperparameters for TensorBoard's HParams dashboard, in the run's own directory."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    hparams = {k: (v if isinstance(v, (bool, int, float, str)) else str(v)) for k, v in config.items()}
+    with tf.summary.create_file_writer(run_dir).as_default():
+        hp.hparams(hparams)
+
+
+def versions():
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}

@@ -1,0 +1,89 @@
+"""Where runs execute: in this process, or in `jobs` worker processes that each import
+TensorFlow once and train many runs, with the machine's cores split between them."""
+
+import concurrent.futures
+import multiprocessing
+import os
+import time
+import traceback
+
+from experiments import files
+from experiments.sweep import CONFIG_FILE, RECORD_FILE
+
+
+def run_and_record(run, logdir):
+    """Trains one planned run and writes its record atomically; a raising run becomes `failed`."""
+    from experiments.training import train_run
+
+    run_dir = run.directory(logdir)
+    started = time.perf_counter()
+    try:
+        record = train_run(run.config, run_dir)
+    except Exception as error:  # noqa: BLE001 - a failed run is recorded; the sweep goes on
+        os.makedirs(run_dir, exist_ok=True)
+        files.write_text_atomic(os.path.join(run_dir, "error.txt"), traceback.format_exc())
+        record = {
+            "status": "failed",
+            "reason": f"{type(error).__name__}: {error}".splitlines()[0][:300],
+            "metrics": {},
+            "wall_time_s": time.perf_counter() - started,
+        }
+    record.update(
+        experiment=run.experiment,
+        run_id=run.run_id,
+        group=run.group,
+        configuration=run.configuration,
+        stage=run.stage,
+        seed=run.config["seed"],
+        config=run.config,
+    )
+    # Written last, atomically: a run without record.json was interrupted and is redone.
+    files.write_json_atomic(os.path.join(run_dir, RECORD_FILE), record)
+    if not os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
+        files.write_json_atomic(os.path.join(run_dir, CONFIG_FILE), run.config)
+    return record
+
+
+class SerialPool:
+    def map_runs(self, runs, logdir):
+        for run in runs:
+            yield run, run_and_record(run, logdir)
+
+    def close(self):
+        pass
+
+
+def _init_worker(threads):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from experiments.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+class ProcessPool:
+    """`jobs` spawned processes (not forked: TensorFlow's runtime does not survive a fork)."""
+
+    def __init__(self, jobs):
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        self._executor = concurrent.futures.ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(threads,),
+        )
+
+    def map_runs(self, runs, logdir):
+        futures = {self._executor.submit(run_and_record, run, logdir): run for run in runs}
+        for future in concurrent.futures.as_completed(futures):
+            yield futures[future], future.result()
+
+    def close(self):
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def make_pool(jobs):
+    return SerialPool() if jobs == 1 else ProcessPool(jobs)
