@@ -65,7 +65,7 @@ def batch_size(experiment, summary, runs):
         f"- After the same number of epochs at the same learning rate, the lowest validation loss is at "
         f"batch size {best['bs']:.0f} ({_ms(best, 'val_loss')}) vs {_ms(large, 'val_loss')} at {large['bs']:.0f}. "
         f"The notes' 'small batch: usually better performance' is **{verdict}** here, at equal epochs and "
-        "an equal learning rate, which gives small batches many more updates; the batch_size_lr experiment "
+        "an equal learning rate, which gives small batches many more updates; a fair comparison "
         "tunes the rate per batch size."
     )
     return "\n".join(lines)

@@ -54,6 +54,8 @@ def build_parser():
     parser.add_argument("--dataset", metavar="NAME", help="data set: digits (default, ships with scikit-learn), mnist, fashion_mnist")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one setting held fixed, e.g. --set batch_size=64 (repeatable)")
+    parser.add_argument("--specs-dir", default=None, metavar="DIR",
+                        help="read experiment files from DIR instead of experiments/specs/")
     parser.add_argument("--logdir", default=DEFAULT_LOGDIR, metavar="DIR", help="where runs are written (default: logs/)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="runs trained in parallel processes (default 1)")
     parser.add_argument("--dry-run", action="store_true", help="print the runs that would be trained, train nothing")
@@ -81,11 +83,15 @@ def parse(argv):
         raise UsageError(f"--seeds must be >= 1; got {args.seeds}")
     if args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1; got {args.jobs}")
-    names = args.experiments or list(DEFAULT_EXPERIMENTS)
-    unknown = [n for n in names if n not in spec.available()]
+    specs_dir = args.specs_dir or spec.SPECS_DIR
+    if not os.path.isdir(specs_dir):
+        raise UsageError(f"--specs-dir {specs_dir!r} is not a directory")
+    available = spec.available(specs_dir)
+    names = args.experiments or [n for n in DEFAULT_EXPERIMENTS if n in available] or available
+    unknown = [n for n in names if n not in available]
     if unknown:
-        raise UsageError(f"unknown experiment(s) {', '.join(unknown)}; available: {', '.join(spec.available())}")
-    experiments = [spec.load(name, args.size) for name in dict.fromkeys(names)]
+        raise UsageError(f"unknown experiment(s) {', '.join(unknown)}; available: {', '.join(available)}")
+    experiments = [spec.load(name, args.size, specs_dir) for name in dict.fromkeys(names)]
     if not (args.list or args.list_settings or args.dry_run):
         _check_writable(args.logdir)
     return args, overrides, experiments
@@ -102,12 +108,9 @@ def _check_writable(logdir):
         raise UsageError(f"log directory {logdir!r} is not writable ({error.strerror})") from None
 
 
-def list_experiments(out):
-    from experiments import spec
-
-    for name in spec.available():
-        experiment = spec.load(name)
-        print(f"{name:<22} {experiment.description}", file=out)
+def list_experiments(experiments, out):
+    for experiment in experiments:
+        print(f"{experiment.name:<22} {experiment.description}", file=out)
 
 
 def list_settings(out):
@@ -127,7 +130,10 @@ def main(argv=None, out=sys.stdout):
         print(f"run.py: error: {error}", file=sys.stderr)
         return 2
     if args.list:
-        list_experiments(out)
+        from experiments import spec
+
+        specs_dir = args.specs_dir or spec.SPECS_DIR
+        list_experiments([spec.load(n, args.size, specs_dir) for n in spec.available(specs_dir)], out)
         return 0
     if args.list_settings:
         list_settings(out)

@@ -71,15 +71,15 @@ class Experiment:
         return list(dict.fromkeys(names))
 
 
-def available():
-    """Experiment names, from the files in experiments/specs/."""
-    return sorted(f[:-5] for f in os.listdir(SPECS_DIR) if f.endswith(".toml"))
+def available(specs_dir=SPECS_DIR):
+    """Experiment names, from the files in `specs_dir`."""
+    return sorted(f[:-5] for f in os.listdir(specs_dir) if f.endswith(".toml"))
 
 
 def load(name, size="quick", specs_dir=SPECS_DIR):
     path = os.path.join(specs_dir, f"{name}.toml")
     if not os.path.exists(path):
-        raise SpecError(f"unknown experiment {name!r}; available: {', '.join(available())}")
+        raise SpecError(f"unknown experiment {name!r}; available: {', '.join(available(specs_dir))}")
     with open(path, "rb") as f:
         try:
             raw = tomllib.load(f)
