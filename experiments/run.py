@@ -120,7 +120,8 @@ def list_settings(out):
         print(f"{name:<26} {setting.default!r:<14} {setting.describe_range():<40} {setting.help}", file=out)
 
 
-def main(argv=None, out=sys.stdout):
+def main(argv=None, out=None):
+    out = out or sys.stdout
     from experiments.settings import SettingError
     from experiments.spec import SpecError
 

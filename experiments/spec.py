@@ -146,6 +146,8 @@ def parse(name, raw, size="quick", where="<experiment>"):
 
 
 def _values(name, values, fail):
+    if name not in SETTINGS:
+        validate(name, None)  # the unknown-setting error, with suggestions
     if not isinstance(values, list) or not values:
         fail(f"`{name}` must list at least one value; got {values!r}")
     return [validate(name, v) for v in values]
