@@ -99,6 +99,7 @@ SETTINGS = {
     "epochs": Setting(20, int, "passes over the training set", minimum=1),
     "seed": Setting(0, int, "initialization and shuffling seed", minimum=0),
     "jit_compile": Setting(False, bool, "compile the train step with XLA"),
+    "steps_per_execution": Setting(16, int, "training steps per call of the compiled train function", minimum=1),
     # Logging and safety.
     "log_every_steps": Setting(10, int, "per-step learning-rate logging frequency", minimum=1),
     "stats_every_steps": Setting(50, int, "gradient/weight statistics frequency", minimum=1),
