@@ -4,3 +4,21 @@ Each callback does one thing and composes with `keras.callbacks.TensorBoard` and
 """
 
 __all__ = []
+
+# Visibility: TensorBoard summaries, the divergence guard, the metrics file (issue 4).
+# Order them as listed: learning-rate setters, LearningRateLogger, GradientStatistics,
+# OptimizerStateStatistics, DivergenceGuard, MetricsFile, then keras.callbacks.TensorBoard.
+from callbacks.divergence_guard import DivergenceGuard, ScaledLearningRate  # noqa: E402
+from callbacks.gradient_statistics import GradientStatistics  # noqa: E402
+from callbacks.learning_rate_logger import LearningRateLogger  # noqa: E402
+from callbacks.metrics_file import MetricsFile  # noqa: E402
+from callbacks.optimizer_state import OptimizerStateStatistics  # noqa: E402
+
+__all__ += [
+    "LearningRateLogger",
+    "GradientStatistics",
+    "OptimizerStateStatistics",
+    "DivergenceGuard",
+    "ScaledLearningRate",
+    "MetricsFile",
+]

@@ -1,0 +1,113 @@
+"""TensorBoard output for the callbacks: one shared `tf.summary` writer per event directory.
+
+`keras.callbacks.TensorBoard(log_dir)` writes to `log_dir/train` and `log_dir/validation`; our
+callbacks write into the same directories, so TensorBoard shows their curves in the same runs.
+All of our callbacks share one writer per directory (reference-counted: opened by the first
+callback that starts training, closed when the last one ends), so a run directory holds one
+event file from Keras's TensorBoard callback and one from ours, not one per callback. TensorBoard
+reads every event file of a directory as one run.
+
+Two details make this compose with `keras.callbacks.TensorBoard`:
+- With `update_freq` set to a number, Keras installs a global `tf.summary.record_if` that is
+  False on most batches; we write under `record_if(True)` so our own frequency decides.
+- We never install a default writer outside a `with` block, so we never capture Keras's summaries.
+
+How: `SummaryWriter.write` builds one `Summary` protobuf with TensorBoard's own constructors
+(`scalar_pb`, `histogram_pb`, `text_pb`: the same tags, plugin metadata and tensor layout as
+`tf.summary.scalar/histogram/text`) and writes it with one `tf.summary` op. Measured on a
+2-core CPU: ~1.5 ms for 70 scalars and ~1 ms per histogram of 16k values, against ~0.3 ms per
+eager `tf.summary.scalar`, ~5 ms per eager `tf.summary.histogram`, and seconds of tracing to
+compile them in a `tf.function`.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.plugins.histogram.summary_v2 import histogram_pb
+from tensorboard.plugins.scalar.summary_v2 import scalar_pb
+from tensorboard.plugins.text.summary_v2 import text_pb
+
+TRAIN = "train"
+VALIDATION = "validation"
+
+_open_writers = {}  # absolute directory -> _SharedWriter
+
+
+class _SharedWriter:
+    def __init__(self, directory):
+        self.writer = tf.summary.create_file_writer(directory)
+        self.users = 0
+
+
+def is_logging_step(step, every_n_steps):
+    """Steps 1, n, 2n, ...: the first step shows the state at initialization."""
+    return step == 1 or step % every_n_steps == 0
+
+
+class SummaryWriter:
+    """One callback's handle on the shared writer of `log_dir/subdirectory`.
+
+    Call `open()` in `on_train_begin` and `close()` in `on_train_end`. With `log_dir=None` every
+    method does nothing, so a callback can run without TensorBoard output.
+    """
+
+    def __init__(self, log_dir, subdirectory=TRAIN):
+        self.directory = None if log_dir is None else os.path.abspath(
+            os.path.join(os.fspath(log_dir), subdirectory)
+        )
+        self._shared = None
+
+    @property
+    def enabled(self):
+        return self.directory is not None
+
+    def open(self):
+        if self.directory is None or self._shared is not None:
+            return
+        shared = _open_writers.get(self.directory)
+        if shared is None:
+            shared = _open_writers[self.directory] = _SharedWriter(self.directory)
+        shared.users += 1
+        self._shared = shared
+
+    def close(self):
+        """Flushes; the last user of the directory closes the file."""
+        shared, self._shared = self._shared, None
+        if shared is None:
+            return
+        shared.users -= 1
+        shared.writer.flush()
+        if shared.users == 0:
+            shared.writer.close()
+            if _open_writers.get(self.directory) is shared:
+                del _open_writers[self.directory]
+
+    def flush(self):
+        if self._shared is not None:
+            self._shared.writer.flush()
+
+    def write(self, step, scalars=None, histograms=None):
+        """Writes `{tag: float}` scalars and `{tag: array}` histograms at `step`, as one event.
+
+        Histograms count the finite values only (a diverged run's NaN would void the buckets).
+        """
+        if self._shared is None:
+            return
+        summary = summary_pb2.Summary()
+        for tag, value in (scalars or {}).items():
+            summary.value.extend(scalar_pb(tag, float(value)).value)
+        for tag, values in (histograms or {}).items():
+            values = np.asarray(values, dtype=np.float64).reshape(-1)
+            summary.value.extend(histogram_pb(tag, values[np.isfinite(values)]).value)
+        self._write(step, summary)
+
+    def text(self, step, tag, text):
+        if self._shared is None:
+            return
+        self._write(step, text_pb(tag, text))
+
+    def _write(self, step, summary):
+        with self._shared.writer.as_default(step=step), tf.summary.record_if(True):
+            tf.summary.experimental.write_raw_pb(summary.SerializeToString())

@@ -1,0 +1,127 @@
+"""The learning rate each optimizer step actually applied, per step and per epoch."""
+
+import keras
+
+from callbacks._summary import SummaryWriter, is_logging_step
+from optimizers._validation import check_positive_integer, check_string
+
+STEP_TAG = "optimizer/learning_rate"
+EPOCH_TAG = "optimizer/epoch_learning_rate"
+
+
+def base_optimizer(optimizer):
+    """The optimizer that holds the learning rate (unwraps `LossScaleOptimizer`)."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+def learning_rate_schedule(optimizer):
+    """The optimizer's `LearningRateSchedule`, or None for a float or callable learning rate.
+
+    Keras keeps it in the private `_learning_rate`; its public `learning_rate` evaluates it at
+    the current iteration only, and we need it at others.
+    """
+    schedule = getattr(base_optimizer(optimizer), "_learning_rate", None)
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        return schedule
+    return None
+
+
+def applied_learning_rate(optimizer, step):
+    """The learning rate that optimizer step `step` (1, 2, ...) used, as a Python float.
+
+    Exact for a schedule: `schedule(step - 1)`, as Keras evaluates it before incrementing
+    `iterations`. For a float or a callable it is the current value, which is the one `step`
+    used as long as nothing changed it since.
+    """
+    schedule = learning_rate_schedule(optimizer)
+    if schedule is not None:
+        return float(schedule(step - 1))
+    return float(base_optimizer(optimizer).learning_rate)
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Logs the learning rate each optimizer step applied, per step and per epoch.
+
+    Keras evaluates the learning rate inside the train step, before it increments `iterations`:
+
+    ```python
+    # step t = 1, 2, ...: optimizer.iterations == t - 1 while it runs and == t afterwards
+    lr_t = schedule(t - 1)          # a keras.optimizers.schedules.LearningRateSchedule
+    lr_t = learning_rate.value      # a float: the variable's value when the step runs
+    lr_t = learning_rate_fn()       # a callable without arguments
+    ```
+
+    So `optimizer.learning_rate` read after step t, which is what `keras.callbacks.TensorBoard`
+    logs as `epoch_learning_rate`, is the rate of the *next* step, `schedule(t)`. This callback
+    logs `lr_t` itself: for a schedule computed from t, otherwise read just before the step runs
+    (`on_train_batch_begin`), so a value changed at run time is logged from the step it acts on.
+
+    Writes, to `log_dir/train` (skipped with `log_dir=None`):
+    - `"optimizer/learning_rate"` at step t (the optimizer's step count, 1-based, across `fit`
+      calls), at steps 1, n, 2n, ... with n = `log_every_n_steps`;
+    - `"optimizer/epoch_learning_rate"` at each epoch end, with step = epoch: the rate of the
+      epoch's last step;
+    - `logs[logs_key]` at each epoch end (the same value), so `History`, `MetricsFile`,
+      `keras.callbacks.CSVLogger` and the runner see it.
+
+    Callback order: after the callbacks that set the learning rate when a batch or an epoch
+    begins (`keras.callbacks.LearningRateScheduler`, hyperparameter controllers), so that it
+    reads the value they set; before the callbacks that read epoch `logs` (`MetricsFile`,
+    `CSVLogger`), which would otherwise miss `logs["learning_rate"]`.
+
+    Assumes one batch is one optimizer step (no `gradient_accumulation_steps`); with
+    `steps_per_execution=k` Keras calls the hooks once per k steps and the logged value is that
+    of the first step of each group.
+
+    Cost: for a float learning rate one variable read per step (~15 us); for a schedule none;
+    plus one scalar write (~0.2 ms) per logged step and per epoch.
+
+    Args:
+        log_dir: The run directory shared with `keras.callbacks.TensorBoard`, or None.
+        log_every_n_steps: int > 0, steps between per-step values. Defaults to `10`.
+        logs_key: str, the key added to epoch `logs`. Defaults to `"learning_rate"`, the name
+            `keras.callbacks.TensorBoard` uses.
+    """
+
+    def __init__(self, log_dir=None, log_every_n_steps=10, logs_key="learning_rate"):
+        super().__init__()
+        self.log_every_n_steps = check_positive_integer("log_every_n_steps", log_every_n_steps)
+        self.logs_key = check_string("logs_key", logs_key)
+        self._writer = SummaryWriter(log_dir)
+        self._steps_before_epoch = 0
+        self._last_step = None
+        self._last_learning_rate = None
+
+    def on_train_begin(self, logs=None):
+        self._writer.open()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._steps_before_epoch = int(self.model.optimizer.iterations)
+        self._last_step = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._last_step = self._steps_before_epoch + batch + 1
+        if learning_rate_schedule(self.model.optimizer) is None:
+            self._last_learning_rate = float(base_optimizer(self.model.optimizer).learning_rate)
+
+    def _learning_rate_of_last_step(self):
+        schedule = learning_rate_schedule(self.model.optimizer)
+        if schedule is not None:
+            return float(schedule(self._last_step - 1))
+        return self._last_learning_rate
+
+    def on_train_batch_end(self, batch, logs=None):
+        if is_logging_step(self._last_step, self.log_every_n_steps):
+            self._writer.write(self._last_step, {STEP_TAG: self._learning_rate_of_last_step()})
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._last_step is None:  # an epoch without steps
+            return
+        learning_rate = self._learning_rate_of_last_step()
+        if logs is not None:
+            logs[self.logs_key] = learning_rate
+        self._writer.write(epoch, {EPOCH_TAG: learning_rate})
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        self._writer.close()
