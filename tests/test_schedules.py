@@ -1,0 +1,388 @@
+"""Learning-rate schedules against closed forms written from their formulas, and Keras's own."""
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from optimizers import SGD, Adam
+from optimizers.schedules import (
+    CosineDecay,
+    ExponentialDecay,
+    InverseSqrtDecay,
+    InverseTimeDecay,
+    PerEpoch,
+    PiecewiseConstantDecay,
+    ScaledSchedule,
+    SequentialSchedule,
+    Warmup,
+)
+
+STEPS = np.array([0, 1, 2, 3, 4, 5, 7, 9, 10, 11, 15, 20, 29, 99, 100, 101, 250, 1000, 12345])
+
+
+def values_at(schedule, steps=STEPS):
+    return np.array([float(schedule(int(step))) for step in steps])
+
+
+# Float64 references, one line each, written from the published formulas.
+def inverse_time(lr0, decay_steps, rate, step, staircase=False):
+    periods = np.floor(step / decay_steps) if staircase else step / decay_steps
+    return lr0 / (1.0 + rate * periods)
+
+
+def exponential(lr0, decay_steps, rate, step, staircase=False):
+    periods = np.floor(step / decay_steps) if staircase else step / decay_steps
+    return lr0 * rate**periods
+
+
+def inverse_sqrt(lr0, decay_steps, rate, step, staircase=False):
+    periods = np.floor(step / decay_steps) if staircase else step / decay_steps
+    return lr0 / np.sqrt(1.0 + rate * periods)
+
+
+def cosine(lr0, decay_steps, alpha, step):
+    progress = np.minimum(step, decay_steps) / decay_steps
+    return lr0 * (alpha + (1 - alpha) * 0.5 * (1 + np.cos(np.pi * progress)))
+
+
+def piecewise(boundaries, values, step):
+    return np.select([step <= b for b in boundaries], values[:-1], default=values[-1])
+
+
+def linear_warmup(start, target, warmup_steps, step):
+    return start + (target - start) * step / warmup_steps
+
+
+# Each schedule beside its reference, used by the round-trip and `fit` tests below.
+CASES = {
+    "inverse_time": (
+        lambda: InverseTimeDecay(0.1, decay_steps=4, decay_rate=0.5),
+        lambda s: inverse_time(0.1, 4, 0.5, s),
+    ),
+    "inverse_time_staircase": (
+        lambda: InverseTimeDecay(0.1, decay_steps=4, decay_rate=0.5, staircase=True),
+        lambda s: inverse_time(0.1, 4, 0.5, s, staircase=True),
+    ),
+    "exponential": (
+        lambda: ExponentialDecay(0.1, decay_steps=3, decay_rate=0.8),
+        lambda s: exponential(0.1, 3, 0.8, s),
+    ),
+    "exponential_staircase": (
+        lambda: ExponentialDecay(0.1, decay_steps=3, decay_rate=0.8, staircase=True),
+        lambda s: exponential(0.1, 3, 0.8, s, staircase=True),
+    ),
+    "inverse_sqrt": (
+        lambda: InverseSqrtDecay(0.1, decay_steps=2, decay_rate=0.5),
+        lambda s: inverse_sqrt(0.1, 2, 0.5, s),
+    ),
+    "piecewise": (
+        lambda: PiecewiseConstantDecay([3, 10, 20], [0.1, 0.05, 0.02, 0.01]),
+        lambda s: piecewise([3, 10, 20], [0.1, 0.05, 0.02, 0.01], s),
+    ),
+    "cosine": (
+        lambda: CosineDecay(0.1, decay_steps=20, alpha=0.1),
+        lambda s: cosine(0.1, 20, 0.1, s),
+    ),
+    "warmup_cosine": (
+        lambda: Warmup(CosineDecay(0.1, 20), warmup_steps=5, initial_learning_rate=0.01),
+        lambda s: np.where(
+            s < 5, linear_warmup(0.01, 0.1, 5, s), cosine(0.1, 20, 0.0, np.maximum(s - 5, 0))
+        ),
+    ),
+    "sequential": (
+        lambda: SequentialSchedule(
+            [Warmup(0.1, warmup_steps=5), InverseTimeDecay(0.1, 2, 1.0), 0.005],
+            boundaries=[5, 15],
+        ),
+        lambda s: np.select(
+            [s < 5, s < 15],
+            [linear_warmup(0.0, 0.1, 5, s), inverse_time(0.1, 2, 1.0, np.maximum(s - 5, 0))],
+            default=0.005,
+        ),
+    ),
+    "per_epoch": (
+        lambda: PerEpoch(ExponentialDecay(0.1, decay_steps=1, decay_rate=0.97), steps_per_epoch=4),
+        lambda s: 0.1 * 0.97 ** (s // 4),
+    ),
+    "scaled": (
+        lambda: ScaledSchedule(CosineDecay(0.1, decay_steps=20), multiplier=0.5),
+        lambda s: 0.5 * cosine(0.1, 20, 0.0, s),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_schedule_matches_closed_form(case):
+    make_schedule, reference = CASES[case]
+    np.testing.assert_allclose(values_at(make_schedule()), reference(STEPS), rtol=1e-5, atol=1e-9)
+
+
+def test_notes_inverse_time_example():
+    # The notes: lr0 = 1.0, decay 0.1, step 1 gives 0.9090909090909091.
+    schedule = InverseTimeDecay(1.0, decay_steps=1, decay_rate=0.1)
+    assert float(schedule(1)) == pytest.approx(0.9090909090909091, rel=1e-7)
+    assert float(schedule(0)) == 1.0
+
+
+def test_notes_per_epoch_exponential_decay_two_ways():
+    # The notes' 0.97 ** epoch_nb * lr0, with 5 batches per epoch.
+    per_epoch = PerEpoch(ExponentialDecay(0.2, decay_steps=1, decay_rate=0.97), steps_per_epoch=5)
+    in_steps = ExponentialDecay(0.2, decay_steps=5, decay_rate=0.97, staircase=True)
+    steps = STEPS[STEPS <= 1000]  # Beyond, float32 powers lose digits: 0.97 ** 2469 ~ 1e-33.
+    expected = [0.2 * 0.97 ** (step // 5) for step in steps]
+    np.testing.assert_allclose(values_at(per_epoch, steps), expected, rtol=1e-5)
+    np.testing.assert_allclose(values_at(in_steps, steps), expected, rtol=1e-5)
+
+
+def test_staircase_holds_within_a_period_and_drops_at_its_end():
+    schedule = InverseTimeDecay(1.0, decay_steps=10, decay_rate=1.0, staircase=True)
+    assert values_at(schedule, [0, 9, 10, 19, 20]).tolist() == pytest.approx(
+        [1.0, 1.0, 0.5, 0.5, 1 / 3]
+    )
+
+
+def test_inverse_sqrt_starts_at_initial_rate_and_approaches_the_notes_form():
+    schedule = InverseSqrtDecay(0.3, decay_steps=10, decay_rate=4.0)
+    assert float(schedule(0)) == pytest.approx(0.3)
+    # For large epochs: lr0 * k / sqrt(epoch) with k = 1 / sqrt(decay_rate).
+    epoch = 100_000
+    k = 1 / math.sqrt(4.0)
+    assert float(schedule(epoch * 10)) == pytest.approx(0.3 * k / math.sqrt(epoch), rel=1e-4)
+
+
+def test_piecewise_switches_after_each_boundary_as_keras():
+    schedule = PiecewiseConstantDecay([3, 10], [1.0, 0.5, 0.1])
+    assert values_at(schedule, [0, 3, 4, 10, 11, 500]).tolist() == pytest.approx(
+        [1.0, 1.0, 0.5, 0.5, 0.1, 0.1]
+    )
+
+
+def test_cosine_stays_at_alpha_after_decay_steps():
+    schedule = CosineDecay(2.0, decay_steps=10, alpha=0.25)
+    assert values_at(schedule, [0, 5, 10, 11, 1000]).tolist() == pytest.approx(
+        [2.0, 1.25, 0.5, 0.5, 0.5]
+    )
+
+
+@pytest.mark.parametrize("shift_steps", [True, False])
+def test_warmup_sees_shifted_or_raw_steps(shift_steps):
+    inner = InverseTimeDecay(0.1, decay_steps=1, decay_rate=1.0)
+    schedule = Warmup(inner, warmup_steps=4, initial_learning_rate=0.02, shift_steps=shift_steps)
+    target = 0.1 if shift_steps else 0.1 / 5  # inner(0), or inner(4)
+    inner_step = (lambda s: s - 4) if shift_steps else (lambda s: s)
+    expected = [
+        0.02 + (target - 0.02) * s / 4 if s < 4 else 0.1 / (1 + inner_step(s)) for s in STEPS
+    ]
+    np.testing.assert_allclose(values_at(schedule), expected, rtol=1e-5)
+    # Continuous at the hand-over: the ramp ends where the schedule starts.
+    assert float(schedule(4)) == pytest.approx(target)
+
+
+def test_warmup_to_a_constant():
+    schedule = Warmup(0.4, warmup_steps=8)
+    assert values_at(schedule, [0, 2, 4, 8, 9, 10_000]).tolist() == pytest.approx(
+        [0.0, 0.1, 0.2, 0.4, 0.4, 0.4]
+    )
+
+
+def test_sequential_schedule_starts_each_phase_at_its_own_step_zero():
+    schedule = SequentialSchedule(
+        [ExponentialDecay(1.0, 1, 0.5), ExponentialDecay(0.1, 1, 0.5), 0.3], boundaries=[3, 5]
+    )
+    assert values_at(schedule, range(8)).tolist() == pytest.approx(
+        [1.0, 0.5, 0.25, 0.1, 0.05, 0.3, 0.3, 0.3]
+    )
+
+
+def test_single_schedule_sequence_is_that_schedule():
+    inner = CosineDecay(0.1, 20)
+    np.testing.assert_allclose(
+        values_at(SequentialSchedule([inner], boundaries=[])), values_at(inner), rtol=1e-6
+    )
+
+
+KERAS_PAIRS = {
+    "inverse_time": (
+        lambda: InverseTimeDecay(0.1, 7, 0.5),
+        lambda: keras.optimizers.schedules.InverseTimeDecay(0.1, 7, 0.5),
+    ),
+    "inverse_time_staircase": (
+        lambda: InverseTimeDecay(0.1, 7, 0.5, staircase=True),
+        lambda: keras.optimizers.schedules.InverseTimeDecay(0.1, 7, 0.5, staircase=True),
+    ),
+    "exponential": (
+        lambda: ExponentialDecay(0.1, 7, 0.9),
+        lambda: keras.optimizers.schedules.ExponentialDecay(0.1, 7, 0.9),
+    ),
+    "exponential_staircase": (
+        lambda: ExponentialDecay(0.1, 7, 0.9, staircase=True),
+        lambda: keras.optimizers.schedules.ExponentialDecay(0.1, 7, 0.9, staircase=True),
+    ),
+    "piecewise": (
+        lambda: PiecewiseConstantDecay([3, 10, 100], [1.0, 0.5, 0.1, 0.01]),
+        lambda: keras.optimizers.schedules.PiecewiseConstantDecay(
+            [3, 10, 100], [1.0, 0.5, 0.1, 0.01]
+        ),
+    ),
+    "cosine": (
+        lambda: CosineDecay(0.1, 50, alpha=0.2),
+        lambda: keras.optimizers.schedules.CosineDecay(0.1, 50, alpha=0.2),
+    ),
+    "cosine_with_warmup": (
+        lambda: Warmup(CosineDecay(0.1, 50, 0.1), warmup_steps=20, initial_learning_rate=0.01),
+        lambda: keras.optimizers.schedules.CosineDecay(
+            0.01, 50, alpha=0.1, warmup_target=0.1, warmup_steps=20
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", KERAS_PAIRS)
+def test_matches_keras_builtin(case):
+    ours, theirs = (make() for make in KERAS_PAIRS[case])
+    np.testing.assert_allclose(values_at(ours), values_at(theirs), rtol=1e-6, atol=1e-9)
+
+
+def _constant():
+    return InverseTimeDecay(0.1, 1, 0.0)
+
+
+INVALID = [
+    (lambda: InverseTimeDecay(0.1, 0, 0.5), r"`decay_steps` must be > 0. Received: decay_steps=0"),
+    (lambda: InverseTimeDecay(-0.1, 1, 0.5), r"`initial_learning_rate` must be >= 0"),
+    (lambda: InverseTimeDecay("0.1", 1, 0.5), r"`initial_learning_rate` must be a number"),
+    (lambda: InverseTimeDecay(0.1, 1, -0.5), r"`decay_rate` must be >= 0"),
+    (lambda: InverseTimeDecay(0.1, 1, float("nan")), r"`decay_rate` must be a number, not NaN"),
+    (lambda: InverseTimeDecay(0.1, 1, 0.5, staircase=1), r"`staircase` must be True or False"),
+    (lambda: InverseTimeDecay(0.1, 1, 0.5, name=""), r"`name` must be a non-empty string"),
+    (lambda: ExponentialDecay(0.1, 1, 0.0), r"`decay_rate` must be > 0. Received: decay_rate=0.0"),
+    (lambda: ExponentialDecay(0.1, -3, 0.9), r"`decay_steps` must be > 0"),
+    (lambda: ExponentialDecay(0.1, 1, True), r"`decay_rate` must be a number"),
+    (lambda: InverseSqrtDecay(0.1, 0), r"`decay_steps` must be > 0"),
+    (lambda: InverseSqrtDecay(0.1, 1, decay_rate=-1), r"`decay_rate` must be >= 0"),
+    (lambda: PiecewiseConstantDecay([10, 5], [1, 2, 3]), r"`boundaries` must be strictly increas"),
+    (lambda: PiecewiseConstantDecay([5, 5], [1, 2, 3]), r"`boundaries` must be strictly increas"),
+    (lambda: PiecewiseConstantDecay([5], [1.0]), r"`values` must be a list one longer"),
+    (lambda: PiecewiseConstantDecay([5.5], [1, 2]), r"`boundaries` must be an integer >= 0"),
+    (lambda: PiecewiseConstantDecay([-1], [1, 2]), r"`boundaries` must be an integer >= 0"),
+    (lambda: PiecewiseConstantDecay(5, [1, 2]), r"`boundaries` must be a list of integers"),
+    (lambda: PiecewiseConstantDecay([5], [1, -2]), r"`values` must be >= 0"),
+    (lambda: CosineDecay(0.1, 0), r"`decay_steps` must be > 0"),
+    (lambda: CosineDecay(0.1, 10, alpha=1.5), r"`alpha` must be in \[0, 1\]. Received: alpha=1.5"),
+    (lambda: Warmup(_constant(), 0), r"`warmup_steps` must be an integer > 0"),
+    (lambda: Warmup(_constant(), 2.5), r"`warmup_steps` must be an integer > 0"),
+    (lambda: Warmup(lambda: 0.1, 5), r"`schedule` must be a `LearningRateSchedule`.*callables"),
+    (lambda: Warmup("fast", 5), r"`schedule` must be a `LearningRateSchedule` or a non-negative"),
+    (lambda: Warmup(-0.1, 5), r"`schedule` must be a `LearningRateSchedule` or a non-negative"),
+    (lambda: Warmup(0.1, 5, initial_learning_rate=-1), r"`initial_learning_rate` must be >= 0"),
+    (lambda: Warmup(0.1, 5, shift_steps="no"), r"`shift_steps` must be True or False"),
+    (lambda: SequentialSchedule([], []), r"`schedules` must be a non-empty list"),
+    (lambda: SequentialSchedule([0.1, 0.2], []), r"`boundaries` must have one entry fewer"),
+    (lambda: SequentialSchedule([0.1, 0.2], [0]), r"`boundaries` must start at >= 1"),
+    (lambda: SequentialSchedule([0.1, 0.2, 0.3], [5, 5]), r"`boundaries` must be strictly"),
+    (lambda: SequentialSchedule([0.1, "x"], [5]), r"`schedules` must be a `LearningRateSch"),
+    (lambda: PerEpoch(0.1, 10), r"`schedule` must be a `LearningRateSchedule`. Received"),
+    (lambda: PerEpoch(_constant(), 0), r"`steps_per_epoch` must be an integer > 0"),
+    (lambda: ScaledSchedule(_constant(), -1.0), r"`multiplier` must be >= 0"),
+    (lambda: ScaledSchedule(_constant(), "2"), r"`multiplier` must be a number"),
+]
+
+
+@pytest.mark.parametrize("make, message", INVALID, ids=[m for _, m in INVALID])
+def test_invalid_arguments_raise(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_config_round_trip(case):
+    schedule = CASES[case][0]()
+    # Through JSON, as a saved model stores it.
+    config = json.loads(json.dumps(keras.optimizers.schedules.serialize(schedule)))
+    restored = keras.optimizers.schedules.deserialize(config)
+    assert type(restored) is type(schedule)
+    assert restored.get_config() == schedule.get_config()
+    np.testing.assert_array_equal(values_at(restored), values_at(schedule))
+
+
+def test_scaled_schedule_config_keeps_the_current_multiplier():
+    schedule = ScaledSchedule(Warmup(CosineDecay(0.1, 10), 3))
+    schedule.multiplier.assign(0.125)
+    restored = ScaledSchedule.from_config(schedule.get_config())
+    assert float(restored.multiplier) == 0.125
+    assert restored.multiplier is not schedule.multiplier
+
+
+def _prediction_loss(y_true, y_pred):
+    return ops.mean(y_pred)
+
+
+def _tiny_model(optimizer, jit_compile=False, loss=_prediction_loss):
+    """One weight, loss = prediction: the gradient is exactly 1, so each update is -lr."""
+    model = keras.Sequential(
+        [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")]
+    )
+    model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile)
+    return model
+
+
+class _KernelRecorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.kernels = [0.0]
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.kernels.append(float(self.model.layers[0].kernel.numpy()[0, 0]))
+
+    def applied_learning_rates(self):
+        return -np.diff(self.kernels)
+
+
+def _fit_steps(model, steps, recorder):
+    x = np.ones((steps, 1), "float32")
+    model.fit(x, x, batch_size=1, epochs=1, shuffle=False, verbose=0, callbacks=[recorder])
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_learning_rate_applied_by_fit_is_the_schedule_value(case):
+    make_schedule, reference = CASES[case]
+    model = _tiny_model(SGD(learning_rate=make_schedule()), jit_compile=True)  # XLA too.
+    recorder = _KernelRecorder()
+    _fit_steps(model, 30, recorder)
+    # Update n (from 0) uses schedule(n), n = optimizer.iterations before the update.
+    np.testing.assert_allclose(
+        recorder.applied_learning_rates(), reference(np.arange(30)), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_scaled_schedule_multiplier_acts_in_the_compiled_function_without_retracing():
+    model = _tiny_model(SGD(learning_rate=ScaledSchedule(CosineDecay(0.1, decay_steps=20))))
+    recorder = _KernelRecorder()
+    _fit_steps(model, 3, recorder)
+    train_function = model.train_function
+    model.optimizer._learning_rate.multiplier.assign(0.25)
+    _fit_steps(model, 3, recorder)
+    assert model.train_function is train_function
+    expected = [cosine(0.1, 20, 0, n) * (1.0 if n < 3 else 0.25) for n in range(6)]
+    np.testing.assert_allclose(recorder.applied_learning_rates(), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_saved_model_reloads_with_schedule_intact(case, tmp_path):
+    schedule = CASES[case][0]()
+    optimizer = Adam(schedule) if case == "sequential" else SGD(schedule, momentum=0.9)
+    model = _tiny_model(optimizer, loss="mse")
+    _fit_steps(model, 3, _KernelRecorder())
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    restored = loaded.optimizer._learning_rate
+    assert type(restored) is type(schedule)
+    assert restored.get_config() == schedule.get_config()
+    np.testing.assert_array_equal(values_at(restored), values_at(schedule))
+    assert int(loaded.optimizer.iterations) == 3
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(float(schedule(3)))
