@@ -22,3 +22,9 @@ __all__ += [
     "ScaledLearningRate",
     "MetricsFile",
 ]
+
+# Control: change hyperparameters while `fit` runs, plateau reduction, range test (issue 3).
+from callbacks.hyperparameter_control import HyperparameterControl, ReduceLROnPlateau  # noqa: E402
+from callbacks.lr_range_test import LRRangeTestResult, lr_range_test  # noqa: E402
+
+__all__ += ["HyperparameterControl", "ReduceLROnPlateau", "lr_range_test", "LRRangeTestResult"]
