@@ -179,7 +179,8 @@ class HyperparameterControl(keras.callbacks.Callback):
     Args:
         log_dir: String, the run's log directory (created if missing).
         check_every_n_batches: int > 0, or `None` to check at epoch ends only. Checking is a
-            `stat` of the file. Defaults to `10`.
+            `stat` of the file. With `steps_per_execution > 1` Keras reports a batch end once
+            per execution, so that is what is counted. Defaults to `10`.
         verbose: 0 or 1, print each change. Defaults to `1`.
     """
 

@@ -236,7 +236,7 @@ class InverseSqrtDecay(LearningRateSchedule):
     (`k / sqrt(max(epoch, 1))`) would hold the rate flat over the first two periods.
     For large steps the two agree:
     `lr -> initial_learning_rate * k / sqrt(step / decay_steps)` with `k = 1 / sqrt(decay_rate)`.
-    The same shape as `InverseTimeDecay`, with a square root (big_vision's "rsqrt" schedule).
+    The same shape as `InverseTimeDecay`, with a square root.
 
     Args:
         initial_learning_rate: float >= 0, the rate at step 0.
@@ -386,8 +386,8 @@ class Warmup(LearningRateSchedule):
     ```
 
     The rate is continuous at `warmup_steps`, where the warm-up ends on the schedule's value.
-    At step 0 it is `initial_learning_rate` (0 by default, so the first update is a no-op, as
-    in Keras's `CosineDecay` warm-up and Goyal et al.'s gradual warm-up).
+    At step 0 it is `initial_learning_rate`: 0 by default (as in Keras's `CosineDecay` warm-up
+    example), so the first update does nothing; Goyal et al. start from a small positive rate.
 
     Which step the wrapped schedule sees is `shift_steps`:
     - `True` (default): `step - warmup_steps`, so the schedule starts its own clock when the
