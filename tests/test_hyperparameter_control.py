@@ -220,6 +220,7 @@ def test_only_edited_keys_are_applied(tmp_path):
 BAD_EDITS = {
     "negative_lr": ('{"learning_rate": -0.1}', r"`learning_rate` must be >= 0"),
     "infinite_lr": ('{"learning_rate": Infinity}', r"`learning_rate` must be finite"),
+    "nan_lr": ('{"learning_rate": NaN}', r"`learning_rate` must be a number, not NaN"),
     "text_lr": ('{"learning_rate": "fast"}', r"`learning_rate` must be a number"),
     "momentum_too_big": ('{"momentum": 1.5}', r"`momentum` must be in \[0, 1\)"),
     "unknown_key": ('{"momentun": 0.8}', r"Unknown key `momentun`.*'learning_rate', 'momentum'"),
@@ -320,10 +321,10 @@ RATES_WITHOUT_COOLDOWN = [0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.02, 0.02, 
 RATES_WITH_COOLDOWN = [0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.02, 0.02, 0.02, 0.02]
 
 
-def _rates_per_epoch(plateau_callback):
+def _rates_per_epoch(plateau_callback, values=FAKE_LOSS):
     model = _tiny_model(SGD(0.1))
     recorder = _LearningRatePerEpoch()
-    _fit(model, 12, [_FakeMetric(FAKE_LOSS), plateau_callback, recorder], steps_per_epoch=1)
+    _fit(model, 12, [_FakeMetric(values), plateau_callback, recorder], steps_per_epoch=1)
     return recorder.rates
 
 
@@ -332,6 +333,12 @@ def test_plateau_reduction_on_a_number_learning_rate_matches_keras():
     theirs = _rates_per_epoch(keras.callbacks.ReduceLROnPlateau(mode="min", **PLATEAU))
     np.testing.assert_allclose(ours, RATES_WITHOUT_COOLDOWN, rtol=1e-6)
     np.testing.assert_allclose(theirs, RATES_WITHOUT_COOLDOWN, rtol=1e-6)
+
+
+def test_plateau_mode_max_mirrors_mode_min():
+    rising = [-value for value in FAKE_LOSS]  # An accuracy-like metric that stalls.
+    rates = _rates_per_epoch(ReduceLROnPlateau(**PLATEAU | {"mode": "max"}), rising)
+    np.testing.assert_allclose(rates, RATES_WITHOUT_COOLDOWN, rtol=1e-6)
 
 
 def test_plateau_cooldown_skips_that_many_epochs():
