@@ -35,6 +35,9 @@ class Adagrad(keras.optimizers.Optimizer):
       the notes' exact form.
     - Keras puts epsilon inside the square root, the notes outside. Inside, the very first
       step with a zero accumulator is `gradient / sqrt(gradient**2 + epsilon)`, about `sign(gradient)`.
+    - A sparse gradient (an Embedding's `tf.IndexedSlices`, one slice per lookup, so a row
+      looked up twice comes twice) is summed into a dense gradient first. Keras 3's built-in
+      squares each repeat separately; on dense gradients the two are bit-identical.
 
     Args:
         learning_rate: A non-negative float or int, a
@@ -82,6 +85,10 @@ class Adagrad(keras.optimizers.Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
+        # An Embedding's gradient is a sparse tf.IndexedSlices with one slice per lookup, so a
+        # row looked up twice comes twice; adding it to zeros sums the repeats, and the squares
+        # below are of the gradient, not of its pieces ((a + b)**2, not a**2 + b**2).
+        gradient = ops.add(ops.zeros_like(variable), gradient)
         accumulator = self._accumulators[self._get_variable_index(variable)]
 
         self.assign_add(accumulator, ops.square(gradient))

@@ -41,6 +41,9 @@ class RMSprop(keras.optimizers.Optimizer):
     - Keras puts epsilon inside the square root; the notes (and PyTorch) outside.
     - The momentum buffer holds learning-rate-scaled increments (Keras's form), as in
       PyTorch's RMSprop.
+    - A sparse gradient (an Embedding's `tf.IndexedSlices`, one slice per lookup, so a row
+      looked up twice comes twice) is summed into a dense gradient first. Keras 3's built-in
+      squares each repeat separately; on dense gradients the two are bit-identical.
 
     Args:
         learning_rate: A non-negative float or int, a
@@ -96,6 +99,10 @@ class RMSprop(keras.optimizers.Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
+        # An Embedding's gradient is a sparse tf.IndexedSlices with one slice per lookup, so a
+        # row looked up twice comes twice; adding it to zeros sums the repeats, and the squares
+        # below are of the gradient, not of its pieces ((a + b)**2, not a**2 + b**2).
+        gradient = ops.add(ops.zeros_like(variable), gradient)
         index = self._get_variable_index(variable)
         rho = self.rho
 
