@@ -1,0 +1,249 @@
+"""The optimizers' arguments: validation, config round trips, and Keras's base keyword arguments."""
+
+import copy
+import inspect
+import math
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from optimizer_cases import (
+    KERAS_CLASSES,
+    OUR_CLASSES,
+    all_cases,
+    family,
+    make_problem,
+    run_keras,
+)
+from optimizers import SGD, Adagrad, Adam, RMSprop
+
+
+def unit_interval_message(name, value):
+    return f"Argument `{name}` must be in [0, 1). Received: {name}={value!r}"
+
+
+def learning_rate_cases():
+    return [
+        (-0.1, "Argument `learning_rate` must be >= 0. Received: learning_rate=-0.1"),
+        (-1, "Argument `learning_rate` must be >= 0. Received: learning_rate=-1.0"),
+        ("0.1", "Argument `learning_rate` must be a non-negative number, a "
+                "`keras.optimizers.schedules.LearningRateSchedule` or a callable. "
+                "Received: learning_rate='0.1'"),
+        (None, "Received: learning_rate=None"),
+        (True, "Received: learning_rate=True"),
+        (math.nan, "Argument `learning_rate` must be a number, not NaN. Received: learning_rate=nan"),
+    ]
+
+
+def unit_interval_cases(name):
+    """A [0, 1) argument: 1.0 and -0.1 out of range, plus non-numbers."""
+    return [
+        (1.0, unit_interval_message(name, 1.0)),
+        (1, unit_interval_message(name, 1.0)),
+        (-0.1, unit_interval_message(name, -0.1)),
+        (1.5, unit_interval_message(name, 1.5)),
+        ("0.9", f"Argument `{name}` must be a number. Received: {name}='0.9'"),
+        (True, f"Argument `{name}` must be a number. Received: {name}=True"),
+        (math.nan, f"Argument `{name}` must be a number, not NaN. Received: {name}=nan"),
+    ]
+
+
+def epsilon_cases():
+    return [
+        (0.0, "Argument `epsilon` must be > 0. Received: epsilon=0.0"),
+        (-1e-7, "Argument `epsilon` must be > 0. Received: epsilon=-1e-07"),
+        ("1e-7", "Argument `epsilon` must be a number. Received: epsilon='1e-7'"),
+        (math.nan, "Argument `epsilon` must be a number, not NaN. Received: epsilon=nan"),
+    ]
+
+
+def bool_cases(name):
+    return [
+        (value, f"Argument `{name}` must be True or False. Received: {name}={value!r}")
+        for value in (1, 0, "yes", None)
+    ]
+
+
+INVALID_ARGUMENTS = {
+    SGD: {
+        "learning_rate": learning_rate_cases(),
+        "momentum": unit_interval_cases("momentum"),
+        "nesterov": bool_cases("nesterov"),
+        "momentum_form": [
+            (value, "Argument `momentum_form` must be one of 'keras', 'ema'. "
+                    f"Received: momentum_form={value!r}")
+            for value in ("torch", "EMA", None)
+        ],
+    },
+    Adagrad: {
+        "learning_rate": learning_rate_cases(),
+        "initial_accumulator_value": [
+            (-0.1, "Argument `initial_accumulator_value` must be >= 0. "
+                   "Received: initial_accumulator_value=-0.1"),
+            ("0.1", "Argument `initial_accumulator_value` must be a number. "
+                    "Received: initial_accumulator_value='0.1'"),
+        ],
+        "epsilon": epsilon_cases(),
+        "epsilon_inside_sqrt": bool_cases("epsilon_inside_sqrt"),
+    },
+    RMSprop: {
+        "learning_rate": learning_rate_cases(),
+        "rho": unit_interval_cases("rho"),
+        "momentum": unit_interval_cases("momentum"),
+        "epsilon": epsilon_cases(),
+        "centered": bool_cases("centered"),
+        "epsilon_inside_sqrt": bool_cases("epsilon_inside_sqrt"),
+    },
+    Adam: {
+        "learning_rate": learning_rate_cases(),
+        "beta_1": unit_interval_cases("beta_1"),
+        "beta_2": unit_interval_cases("beta_2"),
+        "epsilon": epsilon_cases(),
+        "amsgrad": bool_cases("amsgrad"),
+        "bias_correction": bool_cases("bias_correction"),
+        "epsilon_inside_sqrt": bool_cases("epsilon_inside_sqrt"),
+    },
+}
+
+
+def test_invalid_arguments_raise_naming_argument_range_and_value():
+    for cls, arguments in INVALID_ARGUMENTS.items():
+        for argument, cases in arguments.items():
+            for value, message in cases:
+                with pytest.raises(ValueError, match=re.escape(message)):
+                    cls(**{argument: value})
+
+
+def test_every_argument_has_invalid_cases():
+    # Every constructor argument except `name` is covered above: an argument added later
+    # without validation (and without a case here) fails this test.
+    for cls, cases in INVALID_ARGUMENTS.items():
+        arguments = set(inspect.signature(cls.__init__).parameters) - {"self", "name", "kwargs"}
+        assert arguments == set(cases), cls.__name__
+
+
+def test_boundary_values_are_accepted():
+    # 0 is in [0, 1); integer learning rates are accepted (Keras rejects them).
+    for cls in OUR_CLASSES.values():
+        arguments = set(inspect.signature(cls.__init__).parameters)
+        unit = {name: 0 for name in ("momentum", "rho", "beta_1", "beta_2") if name in arguments}
+        optimizer = cls(learning_rate=1, **unit)
+        assert optimizer.get_config()["learning_rate"] == 1.0
+        assert all(optimizer.get_config()[name] == 0.0 for name in unit)
+        assert cls(learning_rate=0).get_config()["learning_rate"] == 0.0
+        if "initial_accumulator_value" in arguments:
+            assert cls(initial_accumulator_value=0).initial_accumulator_value == 0.0
+
+
+def config_variants():
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+    variants = [OUR_CLASSES[family(case_id)](**kwargs) for case_id, kwargs, _ in all_cases()]
+    variants += [cls(learning_rate=schedule) for cls in OUR_CLASSES.values()]
+    variants += [
+        SGD(0.1, momentum=0.9, weight_decay=0.01, clipnorm=1.0, use_ema=True, ema_momentum=0.9,
+            ema_overwrite_frequency=10, loss_scale_factor=128.0, gradient_accumulation_steps=2,
+            name="my_sgd"),
+        Adam(global_clipnorm=1.0, clipvalue=None),
+        RMSprop(clipvalue=0.5),
+    ]
+    return variants
+
+
+def test_config_round_trip_for_every_variant():
+    for optimizer in config_variants():
+        config = optimizer.get_config()
+        # Every constructor argument is in the config (the base class's through **kwargs).
+        own = set(inspect.signature(type(optimizer).__init__).parameters) - {"self", "kwargs"}
+        assert own <= set(config), (type(optimizer).__name__, own - set(config))
+        rebuilt = type(optimizer).from_config(copy.deepcopy(config))
+        assert type(rebuilt) is type(optimizer)
+        assert rebuilt.get_config() == config
+
+
+def test_config_carries_the_values_given():
+    config = SGD(0.1, momentum=0.5, nesterov=True, momentum_form="ema").get_config()
+    assert (config["momentum"], config["nesterov"], config["momentum_form"]) == (0.5, True, "ema")
+    config = Adam(beta_1=0.5, beta_2=0.75, epsilon=0.1, amsgrad=True, bias_correction=False,
+                  epsilon_inside_sqrt=True).get_config()
+    assert [config[k] for k in ("beta_1", "beta_2", "epsilon", "amsgrad", "bias_correction",
+                                "epsilon_inside_sqrt")] == [0.5, 0.75, 0.1, True, False, True]
+
+
+def test_serialize_and_deserialize_return_our_classes():
+    for optimizer in config_variants():
+        serialized = keras.optimizers.serialize(optimizer)
+        assert serialized["registered_name"] == f"optimizers>{type(optimizer).__name__}"
+        restored = keras.optimizers.deserialize(copy.deepcopy(serialized))
+        # Not Keras's built-in of the same (case-insensitive) name.
+        assert type(restored) is type(optimizer)
+        assert restored.get_config() == optimizer.get_config()
+        assert type(keras.optimizers.get(copy.deepcopy(serialized))) is type(optimizer)
+
+
+def test_weight_decay_is_applied_once_and_decoupled():
+    # With a zero gradient every update rule here moves nothing, so one step is the decay alone:
+    # w * (1 - learning_rate * weight_decay) = [1, -2] * (1 - 0.1 * 0.5) = [0.95, -1.9].
+    # Applied twice it would be [0.9025, -1.805].
+    for cls in OUR_CLASSES.values():
+        variable = keras.Variable(np.array([1.0, -2.0], dtype="float32"))
+        cls(learning_rate=0.1, weight_decay=0.5).apply(
+            [np.zeros(2, dtype="float32")], [variable]
+        )
+        np.testing.assert_allclose(variable.numpy(), [0.95, -1.9], rtol=1e-6, err_msg=cls.__name__)
+
+
+BASE_ARGUMENTS = {
+    "weight_decay": dict(weight_decay=0.05),
+    "clipnorm": dict(clipnorm=0.5),
+    "clipvalue": dict(clipvalue=0.3),
+    "global_clipnorm": dict(global_clipnorm=0.5),
+    "use_ema": dict(use_ema=True, ema_momentum=0.9, ema_overwrite_frequency=7),
+    "loss_scale_factor": dict(loss_scale_factor=4.0),
+    "gradient_accumulation_steps": dict(gradient_accumulation_steps=3),
+}
+# One variant per optimizer, with every slot it can have, that Keras's built-in also defines.
+BUILTIN_COMPATIBLE = {
+    "sgd": dict(learning_rate=0.05, momentum=0.9, nesterov=True),
+    "adagrad": dict(learning_rate=0.1),
+    "rmsprop": dict(learning_rate=0.01, momentum=0.5, centered=True),
+    "adam": dict(learning_rate=0.05, amsgrad=True),
+}
+
+
+@pytest.mark.parametrize("argument", list(BASE_ARGUMENTS))
+def test_base_arguments_match_keras_builtin(argument):
+    problem = make_problem(12, curvature=True, seed=3)
+    base = BASE_ARGUMENTS[argument]
+    for name, kwargs in BUILTIN_COMPATIBLE.items():
+        ours = OUR_CLASSES[name](**kwargs, **base)
+        builtin = KERAS_CLASSES[name](**kwargs, **base)
+        # Eager: for a dozen steps, tracing a graph would cost more than it saves.
+        history, _ = run_keras(ours, problem, compiled=False)
+        expected, _ = run_keras(builtin, problem, compiled=False)
+        for step, (a_step, e_step) in enumerate(zip(history, expected), start=1):
+            for a, e in zip(a_step, e_step):
+                np.testing.assert_array_equal(a, e, err_msg=f"{name} step {step}")
+        # Slot, EMA and accumulator variables too, and the iteration count.
+        assert [v.name for v in ours.variables] == [v.name for v in builtin.variables]
+        for a, b in zip(ours.variables, builtin.variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{name} {a.name}")
+    # Not vacuous: the argument changes the trajectory.
+    without, _ = run_keras(OUR_CLASSES[name](**kwargs), problem, compiled=False)
+    assert not np.array_equal(history[-1][1], without[-1][1]), f"{argument} had no effect"
+
+
+def test_defaults_and_names_are_keras_drop_ins():
+    # Same argument names and defaults as keras.optimizers.*, so each class is a drop-in.
+    for name, cls in OUR_CLASSES.items():
+        ours = inspect.signature(cls.__init__).parameters
+        theirs = inspect.signature(KERAS_CLASSES[name].__init__).parameters
+        # `name` aside: Keras 3.15 auto-names ("rm_sprop", "adam_1", ...); ours are fixed.
+        for argument in set(ours) - {"self", "name", "kwargs"}:
+            if argument in theirs:
+                assert ours[argument].default == theirs[argument].default, (name, argument)
+        # The base arguments' defaults too.
+        ours_config, keras_config = cls().get_config(), KERAS_CLASSES[name]().get_config()
+        del ours_config["name"], keras_config["name"]
+        assert {k: ours_config[k] for k in keras_config} == keras_config, name
