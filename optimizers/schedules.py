@@ -234,7 +234,7 @@ class InverseSqrtDecay(LearningRateSchedule):
     do for inverse-time decay ("a +1 to prevent the algorithm from ever raising the learning
     rate"), starts at `initial_learning_rate` and only decreases. Clamping instead
     (`k / sqrt(max(epoch, 1))`) would hold the rate flat over the first two periods.
-    For large steps the two agree:
+    For large steps the shifted form approaches the notes' form:
     `lr -> initial_learning_rate * k / sqrt(step / decay_steps)` with `k = 1 / sqrt(decay_rate)`.
     The same shape as `InverseTimeDecay`, with a square root.
 
