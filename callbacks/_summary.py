@@ -41,9 +41,28 @@ class _SharedWriter:
         self.users = 0
 
 
-def is_logging_step(step, every_n_steps):
-    """Steps 1, n, 2n, ...: the first step shows the state at initialization."""
-    return step == 1 or step % every_n_steps == 0
+def logging_steps(first, last, every_n_steps):
+    """The logging steps among steps `first..last`: steps 1, n, 2n, ... (step 1 shows the
+    state at initialization).
+
+    With `steps_per_execution=k` Keras calls the batch hooks once per k steps, with the first
+    and last step of the group: the callbacks then log the logging steps the group contains.
+    """
+    steps = [1] if first <= 1 <= last else []
+    start = max(-(-first // every_n_steps) * every_n_steps, every_n_steps)
+    steps.extend(s for s in range(start, last + 1, every_n_steps) if s != 1)
+    return steps
+
+
+def step_after_batch(model, steps_before_epoch, batch):
+    """The optimizer step count after the batch hook's `batch`: the last step the batch ran.
+
+    Keras reports `end_step = begin_step + k - 1` even for an epoch's shorter last group of
+    `steps_per_execution=k` steps, so with k > 1 we read the counter (once per k steps).
+    """
+    if (getattr(model, "steps_per_execution", 1) or 1) > 1:
+        return int(model.optimizer.iterations)
+    return steps_before_epoch + batch + 1
 
 
 class SummaryWriter:

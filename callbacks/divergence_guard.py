@@ -8,7 +8,7 @@ import warnings
 import keras
 from keras import ops
 
-from callbacks._summary import SummaryWriter
+from callbacks._summary import SummaryWriter, step_after_batch
 from callbacks.gradient_statistics import GradientStatistics
 from callbacks.learning_rate_logger import (
     applied_learning_rate,
@@ -113,7 +113,8 @@ class DivergenceGuard(keras.callbacks.Callback):
     weights and the optimizer's slot variables (moments, accumulators) as the step begins, and
     keeps the copy once that step's loss, computed at those weights, is healthy. On
     divergence it restores them, multiplies the learning rate by `learning_rate_factor`,
-    resets the epoch's running metrics (they include the bad batches), logs the event
+    resets the epoch's running metrics (they include the bad batches; if no batch follows in
+    the epoch, its training metrics are reported as NaN, not the reset 0), logs the event
     (`self.rollbacks`, `log_dir/rollbacks.json`, scalar `divergence/rollbacks`, text
     `divergence/rollback`) and goes on. The optimizer's iteration counter is not rolled back:
     steps in the logs stay increasing and a schedule keeps its clock. A float learning rate
@@ -129,7 +130,7 @@ class DivergenceGuard(keras.callbacks.Callback):
     Args:
         log_dir: The run directory (the one given to `keras.callbacks.TensorBoard`), or None
             to keep the record only in `self.record`.
-        max_loss_ratio: float > 1. Defaults to `100.0`.
+        max_loss_ratio: float > 1; `float("inf")` stops on NaN/Inf only. Defaults to `100.0`.
         reference: `"initial"` or `"best"`. Defaults to `"initial"`.
         gradient_statistics: a `GradientStatistics` callback of the same fit, or None.
         rollback: bool. Defaults to `False`.
@@ -188,7 +189,11 @@ class DivergenceGuard(keras.callbacks.Callback):
         self._best_loss = math.inf
         self._snapshot = self._candidate = None
         self._steps_before_epoch = 0
+        self._rolled_back_this_epoch = self._steps_since_rollback = 0
         if self.rollback:
+            # Built now, not at the first step, so that the first snapshot holds its slots.
+            if not self.model.optimizer.built:
+                self.model.optimizer.build(self.model.trainable_variables)
             self._make_learning_rate_scalable()
 
     def _make_learning_rate_scalable(self):
@@ -209,23 +214,27 @@ class DivergenceGuard(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._steps_before_epoch = int(self.model.optimizer.iterations)
         self._epoch = epoch
+        self._rolled_back_this_epoch = False
 
     def on_train_batch_begin(self, batch, logs=None):
         # The loss of step t is computed at the weights step t begins from, so those are the
         # ones a healthy loss vouches for: copy them now, keep them if step t's loss is healthy.
         step = self._steps_before_epoch + batch + 1
         if self.rollback and self.record is None and (
-            self._snapshot is None or (step - 1) % self.snapshot_every_n_steps == 0
+            self._snapshot is None or step - 1 - self._snapshot[0] >= self.snapshot_every_n_steps
         ):
-            self._candidate = (step - 1, [v.numpy().copy() for v in self._rolled_back_variables()])
+            self._candidate = (
+                step - 1, [(v, v.numpy().copy()) for v in self._rolled_back_variables()]
+            )
 
     def on_train_batch_end(self, batch, logs=None):
         if self.record is not None or not logs or "loss" not in logs:
             return
         loss = float(logs["loss"])
-        step = self._steps_before_epoch + batch + 1
+        step = step_after_batch(self.model, self._steps_before_epoch, batch)
         reason = self._divergence_reason(loss)
         if reason is None:
+            self._steps_since_rollback += 1
             self._best_loss = min(self._best_loss, loss)
             if self._candidate is not None:  # this step's loss vouches for the weights it began from
                 self._snapshot, self._candidate = self._candidate, None
@@ -272,7 +281,7 @@ class DivergenceGuard(keras.callbacks.Callback):
             "epoch": self._epoch,
             "batch": batch,
             "loss": loss,
-            "reference_loss": reference if math.isfinite(reference) else None,
+            "reference_loss": reference if reference is not None and math.isfinite(reference) else None,
             "max_loss_ratio": self.max_loss_ratio,
             "learning_rate": learning_rate,
             "gradient_norm": gradient_norm,
@@ -308,7 +317,7 @@ class DivergenceGuard(keras.callbacks.Callback):
 
     def _roll_back(self, event):
         restored_step, values = self._snapshot
-        for variable, value in zip(self._rolled_back_variables(), values):
+        for variable, value in values:
             variable.assign(value)
         optimizer = base_optimizer(self.model.optimizer)
         before = event["learning_rate"]
@@ -318,6 +327,7 @@ class DivergenceGuard(keras.callbacks.Callback):
         elif isinstance(optimizer.learning_rate, keras.Variable):
             optimizer.learning_rate = float(optimizer.learning_rate.numpy()) * self.learning_rate_factor
         self.model.reset_metrics()  # the epoch's running loss includes the diverged batches
+        self._rolled_back_this_epoch, self._steps_since_rollback = True, 0
         event = dict(
             event,
             restored_step=restored_step,
@@ -337,6 +347,10 @@ class DivergenceGuard(keras.callbacks.Callback):
         self._write_file(ROLLBACKS_FILE, self.rollbacks)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._rolled_back_this_epoch and self._steps_since_rollback == 0 and logs is not None:
+            # No batch ran since the metrics were reset: they read 0, which was never measured.
+            for name in self.model.get_metrics_result():
+                logs[name] = math.nan
         self._writer.flush()
 
     def on_train_end(self, logs=None):

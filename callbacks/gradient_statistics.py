@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 from keras import tree
 
-from callbacks._summary import SummaryWriter, is_logging_step
+from callbacks._summary import SummaryWriter, logging_steps
 from optimizers._validation import check_positive, check_positive_integer
 
 
@@ -81,8 +81,9 @@ class GradientStatistics(keras.callbacks.Callback):
     functions are traced once per `fit` (~1 s). The defaults keep a 64-128-128-10 MLP with
     32-example batches at a few percent of training time (benchmarks/callback_cost.py).
 
-    Assumes one batch is one optimizer step; with `steps_per_execution=k` the update covers k
-    steps.
+    Assumes one batch is one optimizer step. With `steps_per_execution=k` Keras calls the
+    hooks once per group of k steps: a group that holds a logging step is measured at its first
+    step (the logged step), and its update covers the whole group.
 
     Args:
         probe_data: `(x, y)` or `(x, y, sample_weight)`, a fixed batch (a training batch's
@@ -203,19 +204,24 @@ class GradientStatistics(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._steps_before_epoch = int(self.model.optimizer.iterations)
 
-    def _histogram_step(self, step):
-        every = self.histogram_every_n_steps
-        return every is not None and self._writer.enabled and is_logging_step(step, every)
+    def _due(self, first, every):
+        """Whether the group of steps that begins at `first` holds a logging step."""
+        last = first + (getattr(self.model, "steps_per_execution", 1) or 1) - 1
+        steps_per_epoch = (self.params or {}).get("steps")
+        if steps_per_epoch:  # an epoch's last group can be shorter
+            last = min(last, self._steps_before_epoch + steps_per_epoch)
+        return every is not None and bool(logging_steps(first, last, every))
 
     def on_train_batch_begin(self, batch, logs=None):
         step = self._steps_before_epoch + batch + 1
-        if is_logging_step(step, self.log_every_n_steps) or self._histogram_step(step):
-            self._pending = (step, self._measure_before(*self._probe))
+        histograms = self._writer.enabled and self._due(step, self.histogram_every_n_steps)
+        if histograms or self._due(step, self.log_every_n_steps):
+            self._pending = (step, histograms, self._measure_before(*self._probe))
 
     def on_train_batch_end(self, batch, logs=None):
         if self._pending is None:
             return
-        step, before = self._pending
+        step, histograms_due, before = self._pending
         self._pending = None
         updates, update_norms, ratios = self._measure_after(
             before["weights"], before["weight_norms"]
@@ -247,7 +253,7 @@ class GradientStatistics(keras.callbacks.Callback):
         scalars["gradients/vanishing_count"] = kinds.count("vanishing")
         scalars["gradients/exploding_count"] = kinds.count("exploding")
         histograms = {}
-        if self._histogram_step(step):
+        if histograms_due:
             for group, tensors in (
                 ("gradients", before["gradients"]),
                 ("weights", before["weights"]),

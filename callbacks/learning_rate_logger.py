@@ -2,7 +2,7 @@
 
 import keras
 
-from callbacks._summary import SummaryWriter, is_logging_step
+from callbacks._summary import SummaryWriter, logging_steps, step_after_batch
 from optimizers._validation import check_positive_integer, check_string
 
 STEP_TAG = "optimizer/learning_rate"
@@ -69,9 +69,9 @@ class LearningRateLogger(keras.callbacks.Callback):
     reads the value they set; before the callbacks that read epoch `logs` (`MetricsFile`,
     `CSVLogger`), which would otherwise miss `logs["learning_rate"]`.
 
-    Assumes one batch is one optimizer step (no `gradient_accumulation_steps`); with
-    `steps_per_execution=k` Keras calls the hooks once per k steps and the logged value is that
-    of the first step of each group.
+    Assumes one batch is one optimizer step (no `gradient_accumulation_steps`). With
+    `steps_per_execution=k` Keras calls the hooks once per k steps; the logging steps inside
+    each group are all logged (a float learning rate cannot change inside a group).
 
     Cost: for a float learning rate one variable read per step (~15 us); for a schedule none;
     plus one scalar write (~0.2 ms) per logged step and per epoch.
@@ -100,24 +100,26 @@ class LearningRateLogger(keras.callbacks.Callback):
         self._last_step = None
 
     def on_train_batch_begin(self, batch, logs=None):
-        self._last_step = self._steps_before_epoch + batch + 1
+        self._first_step = self._steps_before_epoch + batch + 1
         if learning_rate_schedule(self.model.optimizer) is None:
             self._last_learning_rate = float(base_optimizer(self.model.optimizer).learning_rate)
 
-    def _learning_rate_of_last_step(self):
+    def _learning_rate_of(self, step):
+        """Exact for a schedule; else the value read before the step (or its group) ran."""
         schedule = learning_rate_schedule(self.model.optimizer)
         if schedule is not None:
-            return float(schedule(self._last_step - 1))
+            return float(schedule(step - 1))
         return self._last_learning_rate
 
     def on_train_batch_end(self, batch, logs=None):
-        if is_logging_step(self._last_step, self.log_every_n_steps):
-            self._writer.write(self._last_step, {STEP_TAG: self._learning_rate_of_last_step()})
+        self._last_step = step_after_batch(self.model, self._steps_before_epoch, batch)
+        for step in logging_steps(self._first_step, self._last_step, self.log_every_n_steps):
+            self._writer.write(step, {STEP_TAG: self._learning_rate_of(step)})
 
     def on_epoch_end(self, epoch, logs=None):
         if self._last_step is None:  # an epoch without steps
             return
-        learning_rate = self._learning_rate_of_last_step()
+        learning_rate = self._learning_rate_of(self._last_step)
         if logs is not None:
             logs[self.logs_key] = learning_rate
         self._writer.write(epoch, {EPOCH_TAG: learning_rate})

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 import optimizers
-from callbacks._summary import SummaryWriter, is_logging_step
+from callbacks._summary import SummaryWriter, logging_steps, step_after_batch
 from callbacks.gradient_statistics import variable_name
 from callbacks.learning_rate_logger import applied_learning_rate, base_optimizer
 from optimizers._validation import check_fraction, check_positive_integer
@@ -152,12 +152,17 @@ class OptimizerStateStatistics(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._steps_before_epoch = int(self.model.optimizer.iterations)
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self._first_step = self._steps_before_epoch + batch + 1
+
     def on_train_batch_end(self, batch, logs=None):
-        step = self._steps_before_epoch + batch + 1
-        histograms_now = self.histogram_every_n_steps is not None and is_logging_step(
-            step, self.histogram_every_n_steps
+        # With steps_per_execution=k this runs once per k steps: log the group's last step if
+        # the group holds a logging step.
+        step = step_after_batch(self.model, self._steps_before_epoch, batch)
+        histograms_now = self.histogram_every_n_steps is not None and bool(
+            logging_steps(self._first_step, step, self.histogram_every_n_steps)
         )
-        if not (is_logging_step(step, self.log_every_n_steps) or histograms_now):
+        if not (logging_steps(self._first_step, step, self.log_every_n_steps) or histograms_now):
             return
         optimizer = self.model.optimizer
         names = [variable_name(self.model, v) for v in self.model.trainable_variables]

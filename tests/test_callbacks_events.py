@@ -108,4 +108,8 @@ def test_no_log_dir_writes_nothing(tmp_path):
 
 
 def test_logging_steps_are_the_first_and_every_nth():
-    assert [s for s in range(1, 12) if _summary.is_logging_step(s, 5)] == [1, 5, 10]
+    assert [s for s in range(1, 12) if _summary.logging_steps(s, s, 5)] == [1, 5, 10]
+    # Groups of steps (steps_per_execution): every logging step the group holds.
+    assert _summary.logging_steps(1, 16, 5) == [1, 5, 10, 15]
+    assert _summary.logging_steps(17, 32, 10) == [20, 30]
+    assert _summary.logging_steps(33, 39, 10) == []

@@ -204,3 +204,28 @@ def test_invalid_arguments(kwargs, match):
     kwargs = {"probe_data": (np.zeros((1, 3)), np.zeros((1, 1))), **kwargs}
     with pytest.raises(ValueError, match=match):
         GradientStatistics(**kwargs)
+
+
+def test_groups_of_steps_are_measured_at_their_first_step(tmp_path):
+    x, y = small_regression()
+    model = small_model(learning_rate=0.1)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", steps_per_execution=3)
+    recorder = WeightRecorder()
+    statistics = GradientStatistics((x, y), tmp_path, log_every_n_steps=3)
+    # 4 steps per epoch, groups 1-3, 4 | 5-7, 8: logging steps 1, 3 fall in the group that
+    # begins at 1 and step 6 in the one that begins at 5.
+    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0,
+              callbacks=[recorder, statistics])
+    run = read_run(tmp_path)
+    assert sorted(scalars(run, "gradients/global_norm")) == [1, 5]
+    model.set_weights(recorder.before[5])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model(x) - y))
+    gradient = tape.gradient(loss, model.trainable_variables)[0].numpy()
+    assert scalars(run, "gradients/norm/dense/kernel")[5] == pytest.approx(
+        np.linalg.norm(gradient), rel=1e-5
+    )
+    group_update = recorder.after[7][0] - recorder.before[5][0]  # the group's three steps
+    assert scalars(run, "updates/norm/dense/kernel")[5] == pytest.approx(
+        np.linalg.norm(group_update), rel=1e-5
+    )

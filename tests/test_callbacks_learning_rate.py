@@ -124,3 +124,16 @@ def test_logs_key_can_be_renamed():
 def test_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LearningRateLogger(**kwargs)
+
+
+def test_groups_of_steps_log_every_logging_step_they_hold(tmp_path):
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.9)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    # Keras calls the batch hooks once per 3 steps: groups 1-3, 4-6, 7-8 in each 8-step epoch.
+    model.compile(optimizer=keras.optimizers.SGD(schedule), loss="mse", steps_per_execution=3)
+    x, y = np.repeat(X, 2, axis=0), np.repeat(Y, 2, axis=0)
+    history = model.fit(x, y, batch_size=1, epochs=2, verbose=0,
+                        callbacks=[LearningRateLogger(tmp_path, log_every_n_steps=2)])
+    logged = scalars(read_run(tmp_path), STEP_TAG)
+    assert logged == {s: pytest.approx(0.1 * 0.9 ** (s - 1), rel=1e-6) for s in [1, *range(2, 17, 2)]}
+    assert history.history["learning_rate"] == pytest.approx([0.1 * 0.9**7, 0.1 * 0.9**15])
