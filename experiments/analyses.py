@@ -1,13 +1,15 @@
 """Answers to each experiment's question, computed from its results table.
 
 Each function takes the experiment, its per-configuration summary and per-run table, and
-returns Markdown. Verdicts follow the measurements: a difference smaller than the spread over
-seeds is called inconclusive, whatever the notes expect.
+returns a list of `Finding`s. Verdicts follow the measurements: a difference smaller than the
+spread over seeds is called inconclusive, whatever the notes expect.
 """
 
 import math
 
 import numpy as np
+
+from experiments.findings import Finding, verdict_from
 
 
 def _ms(row, metric, digits=4):
@@ -29,18 +31,21 @@ def _separated(a, b, metric):
 
 def best_configuration(experiment, summary, runs):
     ok = _ok(summary)
+    claim = f"Best configuration by final {experiment.metric}"
     if ok.empty:
-        return "No configuration finished without diverging or failing."
+        return [Finding(claim, "measured", "No configuration finished without diverging or failing.")]
     metric = experiment.metric
     ascending = not metric.endswith("accuracy")
     ranked = ok.sort_values(f"{metric}_mean", ascending=ascending)
     best = ranked.iloc[0]
-    text = f"Best by final {metric}: **{best['group']}** ({_ms(best, metric)}, n={best['ok']})."
+    text = f"**{best['group']}** ({_ms(best, metric)}, n={best['ok']})."
     if len(ranked) > 1:
         second = ranked.iloc[1]
-        verdict = "clearly ahead" if _separated(best, second, metric) else "within the spread over seeds, so the ranking is inconclusive"
-        text += f" Runner-up: {second['group']} ({_ms(second, metric)}): {verdict}."
-    return text
+        ahead = _separated(best, second, metric)
+        text += f" Runner-up: {second['group']} ({_ms(second, metric)}): " + (
+            "clearly behind." if ahead else "within the spread over seeds, so the ranking of the two is inconclusive."
+        )
+    return [Finding(claim, "measured", text)]
 
 
 def batch_size(experiment, summary, runs):
@@ -51,85 +56,116 @@ def batch_size(experiment, summary, runs):
     ok = ok.sort_values("bs")
     small, large = ok.iloc[0], ok.iloc[-1]
     ratio = large["ms_per_update_mean"] / small["ms_per_update_mean"]
-    lines = [
-        f"- Time per update grows from {small['ms_per_update_mean']:.3g} ms at batch size "
-        f"{small['bs']:.0f} to {large['ms_per_update_mean']:.3g} ms at {large['bs']:.0f} "
-        f"({ratio:.2g}x for {large['bs'] / small['bs']:.0f}x the examples): "
-        + ("each large-batch update is slower, as the notes say." if ratio > 1.2 else "on this machine the update time barely depends on the batch size."),
-        f"- Updates per epoch fall from {small['updates_per_epoch_mean']:.0f} to {large['updates_per_epoch_mean']:.0f}, "
-        f"samples per second go from {small['samples_per_second_mean']:.3g} to {large['samples_per_second_mean']:.3g}.",
-    ]
-    best = ok.sort_values("val_loss_mean").iloc[0]
-    verdict = "supported" if best["bs"] < large["bs"] and _separated(best, large, "val_loss") else "not supported" if best["bs"] == large["bs"] else "inconclusive"
-    lines.append(
-        f"- After the same number of epochs at the same learning rate, the lowest validation loss is at "
-        f"batch size {best['bs']:.0f} ({_ms(best, 'val_loss')}) vs {_ms(large, 'val_loss')} at {large['bs']:.0f}. "
-        f"The notes' 'small batch: usually better performance' is **{verdict}** here, at equal epochs and "
-        "an equal learning rate, which gives small batches many more updates; a fair comparison "
-        "tunes the rate per batch size."
+    timing = Finding(
+        "Each update takes longer with a large batch than with a small one",
+        verdict_from(ratio > 1, abs(ratio - 1) > 0.2),
+        f"{small['ms_per_update_mean']:.3g} ms per update at batch size {small['bs']:.0f}, "
+        f"{large['ms_per_update_mean']:.3g} ms at {large['bs']:.0f} ({ratio:.2g}x for "
+        f"{large['bs'] / small['bs']:.0f}x the examples). Updates per epoch fall from "
+        f"{small['updates_per_epoch_mean']:.0f} to {large['updates_per_epoch_mean']:.0f}; samples per second go "
+        f"from {small['samples_per_second_mean']:.3g} to {large['samples_per_second_mean']:.3g}.",
     )
-    return "\n".join(lines)
+    best = ok.sort_values("val_loss_mean").iloc[0]
+    performance = Finding(
+        "Small batches usually give better performance than large ones",
+        verdict_from(best["bs"] < large["bs"], best["bs"] != large["bs"] and _separated(best, large, "val_loss")),
+        f"After the same number of epochs at the same learning rate, the lowest validation loss is at batch size "
+        f"{best['bs']:.0f} ({_ms(best, 'val_loss')}) against {_ms(large, 'val_loss')} at {large['bs']:.0f} "
+        f"(n={best['ok']}). Equal epochs and an equal learning rate give small batches many more updates; "
+        "a fair comparison tunes the rate per batch size.",
+    )
+    return [timing, performance]
 
 
 def learning_rate(experiment, summary, runs):
-    rows = summary.sort_values("group", key=lambda s: summary.loc[s.index, "learning_rate"].astype(float))
-    lrs = rows["learning_rate"].astype(float).tolist()
-    diverged = [lr for lr, (_, r) in zip(lrs, rows.iterrows()) if r["ok"] == 0]
+    rows = summary.assign(lr=summary["learning_rate"].astype(float)).sort_values("lr")
     ok = rows[rows.ok > 0]
-    lines = []
+    diverged = rows[rows.ok == 0].lr.tolist()
+    findings = []
     if not ok.empty:
         best = ok.sort_values("val_loss_mean").iloc[0]
         smallest = ok.iloc[0]
-        lines.append(
-            f"- Best learning rate: {best['learning_rate']:.3g} (validation loss {_ms(best, 'val_loss')}). "
-            f"The smallest, {smallest['learning_rate']:.3g}, ends at training loss {_ms(smallest, 'train_loss')} "
-            f"vs {_ms(best, 'train_loss')}: "
-            + ("too small stagnates." if smallest["train_loss_mean"] > 2 * best["train_loss_mean"] else "not clearly slower here.")
-        )
+        stagnates = smallest["train_loss_mean"] > 2 * best["train_loss_mean"]
+        findings.append(Finding(
+            "A learning rate that is too small stagnates",
+            verdict_from(stagnates, smallest.lr < best.lr),
+            f"At {smallest.lr:.3g} the training loss ends at {_ms(smallest, 'train_loss')}, against "
+            f"{_ms(best, 'train_loss')} at the best rate {best.lr:.3g} (validation loss {_ms(best, 'val_loss')}).",
+        ))
     if diverged:
-        lines.append(f"- Diverged (loss NaN or exploding) at learning rate >= {min(diverged):.3g}: too large explodes.")
-        below = [lr for lr in lrs if lr < min(diverged)]
-        if below:
-            lines.append(f"- The stability boundary lies between {max(below):.3g} and {min(diverged):.3g}.")
+        below = [lr for lr in rows.lr if lr < min(diverged)]
+        boundary = f" The boundary lies between {max(below):.3g} and {min(diverged):.3g}." if below else ""
+        findings.append(Finding(
+            "A learning rate that is too large makes the loss explode",
+            "supported",
+            f"Every seed diverged (loss NaN or past the divergence factor) at learning rate >= {min(diverged):.3g}.{boundary}",
+        ))
     else:
-        lines.append("- No learning rate in the range diverged: extend the range upwards to find the boundary.")
-    return "\n".join(lines) or best_configuration(experiment, summary, runs)
+        findings.append(Finding(
+            "A learning rate that is too large makes the loss explode",
+            "inconclusive",
+            "No learning rate in the range diverged: extend the range upwards to find the boundary.",
+        ))
+    return findings
 
 
 def batch_norm(experiment, summary, runs):
-    lines = []
+    top, best = {}, {}
     for flag in (False, True):
         part = summary[summary["batch_norm"] == flag]
         stable = part[(part.ok == part.n) & (part.ok > 0)]
-        top = stable["learning_rate"].astype(float).max() if not stable.empty else math.nan
-        best = part[part.ok > 0].sort_values("val_loss_mean").head(1)
-        best_text = f"best validation loss {_ms(best.iloc[0], 'val_loss')} at lr {best.iloc[0]['learning_rate']:.3g}" if not best.empty else "no stable run"
-        lines.append(f"- {'With' if flag else 'Without'} batch normalization: highest learning rate with every seed stable: {top:.3g}; {best_text}.")
-    return "\n".join(lines)
+        top[flag] = stable["learning_rate"].astype(float).max() if not stable.empty else math.nan
+        finished = part[part.ok > 0].sort_values("val_loss_mean")
+        best[flag] = finished.iloc[0] if not finished.empty else None
+    evidence = (
+        f"Highest learning rate at which every seed stays stable: {top[False]:.3g} without, {top[True]:.3g} with "
+        "batch normalization."
+    )
+    higher = Finding(
+        "Batch normalization allows higher learning rates",
+        verdict_from(top[True] > top[False], top[True] != top[False]),
+        evidence,
+    )
+    if best[False] is None or best[True] is None:
+        return [higher]
+    a, b = best[True], best[False]
+    easier = Finding(
+        "Batch normalization makes the error surface easier to optimize (lower loss, each at its best rate)",
+        verdict_from(a["val_loss_mean"] < b["val_loss_mean"], _separated(a, b, "val_loss")),
+        f"Best validation loss {_ms(a, 'val_loss')} with (lr {a['learning_rate']:.3g}) against "
+        f"{_ms(b, 'val_loss')} without (lr {b['learning_rate']:.3g}).",
+    )
+    return [higher, easier]
 
 
 def tuned_arms(experiment, summary, runs):
-    final = runs[runs.stage == "final"]
-    ok = _ok(summary[summary.group.isin(set(final.group))])
+    final = summary[summary.group.isin(set(runs[runs.stage == "final"].group))]
+    ok = _ok(final)
     if ok.empty:
         return best_configuration(experiment, summary, runs)
-    lines = ["Each arm at its own best learning rate (tuned on seed 0 from the grid, then run on every seed):", ""]
-    for _, row in ok.sort_values("val_loss_mean").iterrows():
-        lines.append(f"- {row['group']}: validation loss {_ms(row, 'val_loss')}, accuracy {_ms(row, 'val_accuracy', 3)}")
-    lines += ["", best_configuration(experiment, ok, runs)]
-    return "\n".join(lines)
+    lines = [
+        f"{row['group']}: validation loss {_ms(row, 'val_loss')}, accuracy {_ms(row, 'val_accuracy', 3)}"
+        for _, row in ok.sort_values("val_loss_mean").iterrows()
+    ]
+    ranking = Finding(
+        "Each arm at its own best learning rate (tuned on seed 0, then run on every seed)",
+        "measured",
+        "; ".join(lines) + ".",
+    )
+    return [ranking, *best_configuration(experiment, ok, runs)]
 
 
 def random_search(experiment, summary, runs):
     trials = runs[runs.stage == "search"]
     finished = trials[trials.status == "ok"]
-    lines = [f"- {len(trials)} random trials, {len(finished)} finished ok, {int((trials.status == 'diverged').sum())} diverged."]
+    text = f"{len(trials)} random trials, {len(finished)} finished ok, {int((trials.status == 'diverged').sum())} diverged."
     if not finished.empty:
         best = finished.sort_values("val_loss").iloc[0]
         settings = ", ".join(f"{k}={best[k]}" for k in experiment.varied_settings if k in best)
-        lines.append(f"- Best trial: {best['group']} ({settings}), validation loss {best['val_loss']:.4g}.")
-    lines.append("- " + best_configuration(experiment, summary[summary.group.isin(set(runs[runs.stage == 'final'].group))], runs))
-    return "\n".join(lines)
+        text += f" Best trial: {best['group']} ({settings}), validation loss {best['val_loss']:.4g}."
+    search = Finding("Random search over learning rate, momentum, batch size and width", "measured", text)
+    final = summary[summary.group.isin(set(runs[runs.stage == "final"].group))]
+    return [search, *best_configuration(experiment, final, runs)]
 
 
 ANALYSES = {

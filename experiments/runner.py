@@ -4,7 +4,7 @@ import datetime
 import os
 import time
 
-from experiments import analyses, files, results, sweep
+from experiments import analyses, files, findings, results, spec, sweep
 
 
 def run_experiments(experiments, overrides, args, out):
@@ -51,9 +51,13 @@ def _seeds(experiment, args):
 
 
 def dry_run(experiment, overrides, args, out):
-    first = sweep.first_stage(experiment, overrides)
     seeds = _seeds(experiment, args)
     print(f"{experiment.name}: {experiment.question}", file=out)
+    if experiment.kind != "mlp":
+        params = ", ".join(f"{k}={v}" for k, v in experiment.params.items())
+        print(f"  one {experiment.kind} experiment, {seeds} seed(s): {params}", file=out)
+        return
+    first = sweep.first_stage(experiment, overrides)
     if first:
         for run in first:
             print(f"  {run.stage:<6} {run.run_id}", file=out)
@@ -67,7 +71,27 @@ def dry_run(experiment, overrides, args, out):
             print(f"  {run.run_id}", file=out)
 
 
+def run_other_kind(experiment, args, out):
+    """Experiments that are not MLP training runs (2-D surfaces, deep linear networks)."""
+    import importlib
+
+    seeds = _seeds(experiment, args)
+    exp_dir = os.path.join(args.logdir, experiment.name)
+    os.makedirs(exp_dir, exist_ok=True)
+    started = time.monotonic()
+    print(f"[{experiment.name}] {experiment.description} ...", file=out, flush=True)
+    module = importlib.import_module(spec.KINDS[experiment.kind])
+    table, found, figures = module.run(experiment.params, seeds, exp_dir)
+    files.write_csv_atomic(os.path.join(exp_dir, "results.csv"), table)
+    findings.save(exp_dir, experiment, found, seeds, len(table), figures)
+    write_report(experiment, exp_dir, table, found, seeds, [], figures, time.monotonic() - started)
+    print(f"[{experiment.name}] done in {time.monotonic() - started:.1f}s", file=out, flush=True)
+    return table
+
+
 def run_one(experiment, overrides, args, pool, progress, out):
+    if experiment.kind != "mlp":
+        return run_other_kind(experiment, args, out)
     seeds = _seeds(experiment, args)
     first = sweep.first_stage(experiment, overrides)
     if first:
@@ -90,35 +114,50 @@ def run_one(experiment, overrides, args, pool, progress, out):
 
     exp_dir = os.path.join(args.logdir, experiment.name)
     runs, summary = results.write_experiment_outputs(experiment, records, exp_dir)
-    answer = analyses.ANALYSES[experiment.analysis](experiment, summary, runs)
+    found = analyses.ANALYSES[experiment.analysis](experiment, summary, runs)
     table = results.display_table(summary[summary.group.isin({r.group for r in final})], experiment.varied_settings)
-    write_report(experiment, exp_dir, table, answer, seeds, records)
+    findings.save(exp_dir, experiment, found, seeds, len(records))
+    write_report(experiment, exp_dir, table, found, seeds, records)
     return table
 
 
-def write_report(experiment, exp_dir, table, answer, seeds, records):
-    fixed = ", ".join(f"{k}={v}" for k, v in experiment.fixed.items()) or "the defaults"
-    statuses = {s: sum(r["status"] == s for r in records) for s in ("ok", "diverged", "failed")}
-    versions = next((r["versions"] for r in records if r.get("versions")), {})
-    wall = sum(r.get("wall_time_s", 0) for r in records)
+def write_report(experiment, exp_dir, table, found, seeds, records, figures=("curves.png",), wall=None):
+    if experiment.kind == "mlp":
+        fixed = ", ".join(f"{k}={v}" for k, v in experiment.fixed.items()) or "the defaults"
+        statuses = {s: sum(r["status"] == s for r in records) for s in ("ok", "diverged", "failed")}
+        versions = next((r["versions"] for r in records if r.get("versions")), {})
+        wall = sum(r.get("wall_time_s", 0) for r in records)
+        setup = (
+            f"**Varied:** {', '.join(experiment.varied_settings) or 'nothing'}. **Fixed:** {fixed}.\n"
+            f"**Seeds per configuration:** {seeds}. **Runs:** {len(records)} ({statuses['ok']} ok, "
+            f"{statuses['diverged']} diverged, {statuses['failed']} failed), {wall / 60:.1f} min of training."
+        )
+    else:
+        from experiments.training import versions as package_versions
+
+        versions = package_versions()
+        setup = (
+            f"**Parameters:** {', '.join(f'{k}={v}' for k, v in experiment.params.items())}.\n"
+            f"**Seeds (random starts):** {seeds}. {wall:.0f} s."
+        )
+    images = "\n".join(f"![{name}]({name})" for name in figures)
     text = f"""# {experiment.name}
 
 {experiment.description}
 
 **Question.** {experiment.question}
 
-**Varied:** {', '.join(experiment.varied_settings) or 'nothing'}. **Fixed:** {fixed}.
-**Seeds per configuration:** {seeds}. **Runs:** {len(records)} ({statuses['ok']} ok, {statuses['diverged']} diverged, {statuses['failed']} failed), {wall / 60:.1f} min of training.
+{setup}
 
 ## Answer
 
-{answer}
+{chr(10).join(f.markdown() for f in found)}
 
-## Results (final stage; mean ± standard deviation over seeds that finished ok)
+## Results
 
 {table.to_markdown(index=False)}
 
-![learning curves](curves.png)
+{images}
 
 Every run: `runs.csv`; per configuration with all metrics: `results.csv`; curves, learning rate,
 gradient statistics and hyperparameters: `tensorboard --logdir {exp_dir}`.

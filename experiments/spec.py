@@ -38,8 +38,11 @@ from experiments.settings import SETTINGS, SettingError, validate
 
 SPECS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "specs")
 SIZES = ("quick", "full")
-TOP_LEVEL_KEYS = {"description", "question", "analysis", "seeds", "metric", "fixed", "vary", "arms", "tune", "search", "sizes"}
-SIZED_KEYS = {"seeds", "fixed", "vary", "tune", "search"}
+TOP_LEVEL_KEYS = {"description", "question", "analysis", "seeds", "metric", "fixed", "vary", "arms", "tune", "search", "sizes", "kind", "params"}
+SIZED_KEYS = {"seeds", "fixed", "vary", "tune", "search", "params"}
+# Experiments that are not training runs of the MLP: their module takes `[params]` (checked
+# against its DEFAULT_PARAMS) and runs them; see experiments/surfaces.py for the interface.
+KINDS = {"mlp": None, "surfaces": "experiments.surfaces", "deep_linear": "experiments.deep_linear"}
 METRICS = ("val_loss", "val_accuracy", "train_loss")
 DISTRIBUTIONS = ("log_uniform", "uniform", "choice", "int_uniform")
 
@@ -61,6 +64,8 @@ class Experiment:
     arms: list
     tune: dict
     search: dict
+    kind: str = "mlp"
+    params: dict = dataclasses.field(default_factory=dict)
 
     @property
     def varied_settings(self):
@@ -130,6 +135,10 @@ def parse(name, raw, size="quick", where="<experiment>"):
     overlap = set(fixed) & (set(vary) | set(tune) | set(search))
     if overlap:
         fail(f"setting(s) {sorted(overlap)} both fixed and varied")
+    kind = merged.get("kind", "mlp")
+    if kind not in KINDS:
+        fail(f"`kind` must be one of {sorted(KINDS)}; got {kind!r}")
+    params = _params(kind, merged.get("params", {}), fail)
     return Experiment(
         name=name,
         description=raw["description"].strip(),
@@ -142,7 +151,33 @@ def parse(name, raw, size="quick", where="<experiment>"):
         arms=arms,
         tune=tune,
         search=search,
+        kind=kind,
+        params=params,
     )
+
+
+def _params(kind, params, fail):
+    """A non-MLP experiment's [params], checked against its module's DEFAULT_PARAMS."""
+    if kind == "mlp":
+        if params:
+            fail("`params` is for experiments of another kind; an MLP experiment uses [fixed] and [vary]")
+        return {}
+    import importlib
+
+    defaults = importlib.import_module(KINDS[kind]).DEFAULT_PARAMS
+    unknown = set(params) - set(defaults)
+    if unknown:
+        fail(f"unknown params {sorted(unknown)} for kind {kind!r}; allowed: {sorted(defaults)}")
+    resolved = dict(defaults)
+    for name, value in params.items():
+        default = defaults[name]
+        ok = isinstance(value, type(default)) and not (isinstance(value, bool) and not isinstance(default, bool))
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            fail(f"params.{name} must be a {type(default).__name__} like {default!r}; got {value!r}")
+        resolved[name] = value
+    return resolved
 
 
 def _values(name, values, fail):
