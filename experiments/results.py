@@ -20,7 +20,7 @@ from experiments import files  # noqa: E402
 
 METRIC_COLUMNS = (
     "val_loss", "val_accuracy", "train_loss", "train_accuracy", "best_val_accuracy",
-    "ms_per_update", "updates_per_epoch", "samples_per_second", "effective_batch_size",
+    "ms_per_update", "updates_per_epoch", "samples_per_second", "effective_batch_size", "loss_increases",
 )  # fmt: skip
 
 

@@ -58,6 +58,8 @@ def build_parser():
                         help="read experiment files from DIR instead of experiments/specs/")
     parser.add_argument("--logdir", default=DEFAULT_LOGDIR, metavar="DIR", help="where runs are written (default: logs/)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="runs trained in parallel processes (default 1)")
+    parser.add_argument("--report", action="store_true",
+                        help="build logs/REPORT.md from every experiment run so far (after running any given), and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the runs that would be trained, train nothing")
     parser.add_argument("--rerun", action="store_true", help="train again runs that are already done")
     parser.add_argument("--verbose", action="store_true", help="show Keras's per-epoch output")
@@ -87,6 +89,8 @@ def parse(argv):
     if not os.path.isdir(specs_dir):
         raise UsageError(f"--specs-dir {specs_dir!r} is not a directory")
     available = spec.available(specs_dir)
+    if args.report and not args.experiments:
+        return args, overrides, []
     names = args.experiments or [n for n in DEFAULT_EXPERIMENTS if n in available] or available
     unknown = [n for n in names if n not in available]
     if unknown:
@@ -139,9 +143,17 @@ def main(argv=None, out=None):
     if args.list_settings:
         list_settings(out)
         return 0
-    from experiments.runner import run_experiments
+    status = 0
+    if experiments:
+        from experiments.runner import run_experiments
 
-    return run_experiments(experiments, overrides, args, out)
+        status = run_experiments(experiments, overrides, args, out)
+    if args.report and status == 0:
+        from experiments import report, spec
+
+        path = report.build(args.logdir, args.specs_dir or spec.SPECS_DIR)
+        print(f"Report: {path}", file=out)
+    return status
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def run_one(experiment, overrides, args, pool, progress, out):
 
     exp_dir = os.path.join(args.logdir, experiment.name)
     runs, summary = results.write_experiment_outputs(experiment, records, exp_dir)
-    found = analyses.ANALYSES[experiment.analysis](experiment, summary, runs)
+    found = analyses.ANALYSES[experiment.analysis](experiment, summary, runs, records)
     table = results.display_table(summary[summary.group.isin({r.group for r in final})], experiment.varied_settings)
     findings.save(exp_dir, experiment, found, seeds, len(records))
     write_report(experiment, exp_dir, table, found, seeds, records)

@@ -103,6 +103,7 @@ SETTINGS = {
     # Logging and safety.
     "log_every_steps": Setting(10, int, "per-step learning-rate logging frequency", minimum=1),
     "stats_every_steps": Setting(50, int, "gradient/weight statistics frequency", minimum=1),
+    "record_steps": Setting(0, int, "record the training loss of the first N steps", minimum=0),
     "divergence_factor": Setting(1e3, float, "diverged when the loss exceeds this multiple of its first value", minimum=1, above_minimum=True),
 }  # fmt: skip
 

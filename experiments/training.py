@@ -43,6 +43,33 @@ class UpdateTimer(keras.callbacks.Callback):
         self.on_test_begin()
 
 
+class EarlyLossRecorder(keras.callbacks.Callback):
+    """Training loss of each of the first `num_steps` steps (the notes' "early steps").
+
+    Keras reports at batch end the running mean of the epoch's losses so far; the loss of the
+    steps since the previous report is recovered from two consecutive means. With
+    `steps_per_execution=1` that is the loss of every single step.
+    """
+
+    def __init__(self, num_steps):
+        super().__init__()
+        self.num_steps = num_steps
+        self.steps, self.losses = [], []
+        self._previous = (0, 0.0)  # (steps seen this epoch, their mean loss)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._previous = (0, 0.0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if len(self.losses) >= self.num_steps or not logs or "loss" not in logs:
+            return
+        seen, mean = batch + 1, float(logs["loss"])
+        previous_seen, previous_mean = self._previous
+        self._previous = (seen, mean)
+        self.steps.append(int(self.model.optimizer.iterations.numpy()))
+        self.losses.append((seen * mean - previous_seen * previous_mean) / (seen - previous_seen))
+
+
 def training_batches(dataset, batch_size, seed):
     """Mini-batches reshuffled every epoch (the notes), reproducibly from `seed`.
 
@@ -97,7 +124,8 @@ def train_run(config, run_dir, extra_callbacks=()):
         steps_per_execution=config["steps_per_execution"],
     )
     timer = UpdateTimer()
-    callbacks = [timer, *make_callbacks(config, run_dir), *extra_callbacks]
+    early = EarlyLossRecorder(config["record_steps"])
+    callbacks = [timer, early, *make_callbacks(config, run_dir), *extra_callbacks]
     history = model.fit(
         training_batches(dataset, batch_size, config["seed"]),
         epochs=config["epochs"],
@@ -117,6 +145,8 @@ def train_run(config, run_dir, extra_callbacks=()):
         "wall_time_s": time.perf_counter() - started,
         "versions": versions(),
     }
+    if early.losses:
+        record["early_steps"] = {"step": early.steps, "loss": early.losses}
     write_hparams(run_dir, config, metrics)
     return record
 
@@ -129,7 +159,11 @@ def final_metrics(history, timer, steps_per_epoch, batch_size):
     # The first epoch includes tracing and compilation: time per update from the others.
     steady = timer.epoch_seconds[1:] or timer.epoch_seconds
     seconds_per_epoch = float(np.median(steady)) if steady else math.nan
+    losses = history.get("loss") or []
     return {
+        # Epochs whose training loss rose above the previous epoch's: oscillation, the notes'
+        # "bouncing back and forth", short of divergence.
+        "loss_increases": int(sum(b > a for a, b in zip(losses, losses[1:]))),
         "train_loss": last("loss"),
         "train_accuracy": last("accuracy"),
         "val_loss": last("val_loss"),

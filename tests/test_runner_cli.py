@@ -24,7 +24,7 @@ def _error(capsys, argv):
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["no_such_experiment"], "unknown experiment(s) no_such_experiment; available: batch_norm"),
+        (["no_such_experiment"], "unknown experiment(s) no_such_experiment; available: adagrad_vs_rmsprop, adam_bias_correction"),
         (["--set", "bach_size=8"], "unknown setting 'bach_size'. Did you mean batch_size"),
         (["--set", "batch_size"], "--set takes KEY=VALUE"),
         (["--set", "width=wide"], "width must be an int >= 1; got 'wide'"),
