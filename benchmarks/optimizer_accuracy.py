@@ -105,7 +105,10 @@ def main():
     formatted["keras abs"] = formatted["keras abs"].map(lambda x: "-" if pd.isna(x) else f"{x:.1e}")
     print(formatted.to_markdown(index=False, disable_numparse=True))
     worst = table.loc[table["rel"].idxmax()]
-    print(f"\nWorst relative deviation: {worst['rel']:.1e} ({worst['variant']}, {worst['problem']}).")
+    print(
+        f"\nWorst relative deviation: {worst['rel']:.1e} "
+        f"({worst['variant']}, {worst['problem']})."
+    )
 
 
 if __name__ == "__main__":

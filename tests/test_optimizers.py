@@ -4,7 +4,7 @@ steps and the identities the notes state.
 Tolerance: agreement with the float64 reference is measured at every step as
 max|w - w_ref| / max|w_ref| per tensor (error relative to the tensor's scale) and must stay
 below RTOL = 1e-5, i.e. float32 precision after 100 steps of rounding (one float32 rounding is
-6e-8; the measured errors are 1e-7 to 2e-6, see benchmarks/optimizer_accuracy.py). Adam with
+6e-8; the measured errors are 3e-7 to 4e-6, see benchmarks/optimizer_accuracy.py). Adam with
 beta_2 = 0.999 gets ADAM_RTOL = 5e-5: Keras computes `1 - beta_2 ** t` in float32, where the
 cancellation against float32's rounding of 0.999 costs ~1e-5 in the step size (Keras's
 built-in does exactly the same, bit for bit; see test_matches_keras_builtin).
@@ -31,11 +31,6 @@ from reference import RMSpropReference, SGDReference
 STEPS = 100
 RTOL = 1e-5
 ADAM_RTOL = 5e-5
-
-
-def readable_id(value):
-    """Test ids: the case names; the keyword dicts are left to pytest's numbering."""
-    return value if isinstance(value, str) else None
 
 
 def tolerance(case_id, our_kwargs):
@@ -73,7 +68,9 @@ def problems():
     }
 
 
-@pytest.mark.parametrize("case_id, our_kwargs, reference_kwargs", all_cases(), ids=readable_id)
+@pytest.mark.parametrize(
+    "case_id, our_kwargs, reference_kwargs", [pytest.param(*c, id=c[0]) for c in all_cases()]
+)
 def test_matches_float64_reference(problems, case_id, our_kwargs, reference_kwargs):
     rtol = tolerance(case_id, our_kwargs)
     for kind, problem in problems.items():
@@ -102,6 +99,7 @@ KERAS_CASES = [
     ("adam", dict(learning_rate=0.01)),
     ("adam", dict(learning_rate=0.01, beta_1=0.5, beta_2=0.9, epsilon=0.1)),
     ("adam", dict(learning_rate=0.01, amsgrad=True)),
+    ("adam", dict(learning_rate=0.01, beta_2=0.95, amsgrad=True)),
 ]
 
 
@@ -155,7 +153,8 @@ def test_sgd_hand_computed_steps():
 
 def test_adagrad_hand_computed_step():
     # The notes' example: g = [2, 4, 3], lr = 1, cache from zero, epsilon outside the root:
-    # cache = [4, 16, 9], update = -g / (sqrt(cache) + 1e-7) = -[2/2.0000001, 4/4.0000001, 3/3.0000001]
+    # cache = [4, 16, 9], update = -g / (sqrt(cache) + 1e-7)
+    #       = -[2 / 2.0000001, 4 / 4.0000001, 3 / 3.0000001]
     notes = Adagrad(1, initial_accumulator_value=0.0, epsilon=1e-7, epsilon_inside_sqrt=False)
     np.testing.assert_allclose(
         one_step(notes, [0.0, 0.0, 0.0], [2.0, 4.0, 3.0]),
