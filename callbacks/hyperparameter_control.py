@@ -141,13 +141,6 @@ def _shortest(value):
     return float(str(np.float32(value)))
 
 
-def _check_finite_non_negative(name, value):
-    value = check_non_negative(name, value)
-    if not math.isfinite(value):
-        raise ValueError(f"Argument `{name}` must be finite. Received: {name}={value!r}")
-    return value
-
-
 class HyperparameterControl(keras.callbacks.Callback):
     """Applies a person's edits of `<log_dir>/hyperparameters.json` to the running `fit`.
 
@@ -277,7 +270,7 @@ class HyperparameterControl(keras.callbacks.Callback):
                 f"{', '.join(repr(a) for a in allowed)}. Received: {name}={value!r}"
             )
         if name in (LEARNING_RATE, MULTIPLIER):
-            return _check_finite_non_negative(name, value)
+            return check_non_negative(name, value)  # rejects NaN and inf too
         value = check_unit_interval(name, value)
         if name == "momentum" and value != 0 and self._starting_values[name] == 0:
             raise ValueError(

@@ -5,6 +5,7 @@ allowed values and the value received, e.g.
 ``ValueError("Argument `beta_1` must be in [0, 1). Received: beta_1=1.0")``.
 """
 
+import math
 import numbers
 
 import keras
@@ -22,10 +23,8 @@ def check_number(name, value):
             f"Argument `{name}` must be a number. Received: {name}={value!r}"
         )
     value = float(value)
-    if value != value:  # NaN compares unequal to everything.
-        raise ValueError(
-            f"Argument `{name}` must be a number, not NaN. Received: {name}={value!r}"
-        )
+    if not math.isfinite(value):
+        raise ValueError(f"Argument `{name}` must be a finite number. Received: {name}={value!r}")
     return value
 
 

@@ -61,6 +61,7 @@ class Adagrad(keras.optimizers.Optimizer):
         learning_rate=0.001,
         initial_accumulator_value=0.1,
         epsilon=1e-7,
+        *,
         epsilon_inside_sqrt=True,
         name="adagrad",
         **kwargs,

@@ -84,6 +84,7 @@ class Adam(keras.optimizers.Optimizer):
         beta_2=0.999,
         epsilon=1e-7,
         amsgrad=False,
+        *,
         bias_correction=True,
         epsilon_inside_sqrt=False,
         name="adam",

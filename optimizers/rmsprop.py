@@ -73,6 +73,7 @@ class RMSprop(keras.optimizers.Optimizer):
         momentum=0.0,
         epsilon=1e-7,
         centered=False,
+        *,
         epsilon_inside_sqrt=True,
         name="rmsprop",
         **kwargs,

@@ -69,6 +69,7 @@ class SGD(keras.optimizers.Optimizer):
         learning_rate=0.01,
         momentum=0.0,
         nesterov=False,
+        *,
         momentum_form="keras",
         name="SGD",
         **kwargs,

@@ -219,8 +219,8 @@ def test_only_edited_keys_are_applied(tmp_path):
 
 BAD_EDITS = {
     "negative_lr": ('{"learning_rate": -0.1}', r"`learning_rate` must be >= 0"),
-    "infinite_lr": ('{"learning_rate": Infinity}', r"`learning_rate` must be finite"),
-    "nan_lr": ('{"learning_rate": NaN}', r"`learning_rate` must be a number, not NaN"),
+    "infinite_lr": ('{"learning_rate": Infinity}', r"`learning_rate` must be a finite number"),
+    "nan_lr": ('{"learning_rate": NaN}', r"`learning_rate` must be a finite number"),
     "text_lr": ('{"learning_rate": "fast"}', r"`learning_rate` must be a number"),
     "momentum_too_big": ('{"momentum": 1.5}', r"`momentum` must be in \[0, 1\)"),
     "unknown_key": ('{"momentun": 0.8}', r"Unknown key `momentun`.*'learning_rate', 'momentum'"),

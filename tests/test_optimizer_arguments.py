@@ -33,8 +33,8 @@ def learning_rate_cases():
                 "Received: learning_rate='0.1'"),
         (None, "Received: learning_rate=None"),
         (True, "Received: learning_rate=True"),
-        (math.nan, "Argument `learning_rate` must be a number, not NaN. "
-                   "Received: learning_rate=nan"),
+        (math.nan, "Argument `learning_rate` must be a finite number. Received: learning_rate=nan"),
+        (math.inf, "Argument `learning_rate` must be a finite number. Received: learning_rate=inf"),
     ]
 
 
@@ -47,7 +47,7 @@ def unit_interval_cases(name):
         (1.5, unit_interval_message(name, 1.5)),
         ("0.9", f"Argument `{name}` must be a number. Received: {name}='0.9'"),
         (True, f"Argument `{name}` must be a number. Received: {name}=True"),
-        (math.nan, f"Argument `{name}` must be a number, not NaN. Received: {name}=nan"),
+        (math.nan, f"Argument `{name}` must be a finite number. Received: {name}=nan"),
     ]
 
 
@@ -56,7 +56,8 @@ def epsilon_cases():
         (0.0, "Argument `epsilon` must be > 0. Received: epsilon=0.0"),
         (-1e-7, "Argument `epsilon` must be > 0. Received: epsilon=-1e-07"),
         ("1e-7", "Argument `epsilon` must be a number. Received: epsilon='1e-7'"),
-        (math.nan, "Argument `epsilon` must be a number, not NaN. Received: epsilon=nan"),
+        (math.nan, "Argument `epsilon` must be a finite number. Received: epsilon=nan"),
+        (math.inf, "Argument `epsilon` must be a finite number. Received: epsilon=inf"),
     ]
 
 
@@ -248,3 +249,12 @@ def test_defaults_and_names_are_keras_drop_ins():
         ours_config, keras_config = cls().get_config(), KERAS_CLASSES[name]().get_config()
         del ours_config["name"], keras_config["name"]
         assert {k: ours_config[k] for k in keras_config} == keras_config, name
+
+
+@pytest.mark.parametrize("cls", [SGD, Adagrad, RMSprop, Adam])
+def test_our_extra_arguments_are_keyword_only(cls):
+    """Keras's base arguments follow its hyperparameters positionally (weight_decay, clipnorm,
+    ...): a positional call beyond Keras's own hyperparameters must fail, not land on ours."""
+    keras_positional = {SGD: 3, Adagrad: 3, RMSprop: 5, Adam: 5}[cls]
+    with pytest.raises(TypeError, match="positional argument"):
+        cls(*([0.01] + [False] * keras_positional))

@@ -256,7 +256,7 @@ INVALID = [
     (lambda: InverseTimeDecay(-0.1, 1, 0.5), r"`initial_learning_rate` must be >= 0"),
     (lambda: InverseTimeDecay("0.1", 1, 0.5), r"`initial_learning_rate` must be a number"),
     (lambda: InverseTimeDecay(0.1, 1, -0.5), r"`decay_rate` must be >= 0"),
-    (lambda: InverseTimeDecay(0.1, 1, float("nan")), r"`decay_rate` must be a number, not NaN"),
+    (lambda: InverseTimeDecay(0.1, 1, float("nan")), r"`decay_rate` must be a finite number"),
     (lambda: InverseTimeDecay(0.1, 1, 0.5, staircase=1), r"`staircase` must be True or False"),
     (lambda: InverseTimeDecay(0.1, 1, 0.5, name=""), r"`name` must be a non-empty string"),
     (lambda: ExponentialDecay(0.1, 1, 0.0), r"`decay_rate` must be > 0. Received: decay_rate=0.0"),
