@@ -25,8 +25,8 @@ def import_tensorflow_quietly():
     with tempfile.TemporaryFile(mode="w+b") as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
             import keras  # noqa: F401
+            import tensorflow  # noqa: F401
         finally:
             sys.stderr.flush()
             os.dup2(saved_stderr, 2)

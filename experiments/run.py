@@ -14,7 +14,6 @@ runs already done with the same settings; --rerun trains them again.
 import argparse
 import os
 import sys
-import time
 
 # Run as a script, Python puts experiments/ first on sys.path, where our module names (data,
 # models, ...) could shadow other packages'; the repository root is what belongs there.
@@ -69,7 +68,7 @@ def build_parser():
 def parse(argv):
     """Parses and validates everything, so bad input fails before any training starts."""
     from experiments import spec
-    from experiments.settings import SettingError, parse_cli_value, validate
+    from experiments.settings import parse_cli_value, validate
 
     args = build_parser().parse_args(argv)
     overrides = {}

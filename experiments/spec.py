@@ -30,9 +30,9 @@ import dataclasses
 import itertools
 import math
 import os
-import tomllib
 
 import numpy as np
+import tomllib
 
 from experiments.settings import SETTINGS, SettingError, validate
 

@@ -2,7 +2,6 @@
 divergence, tuning, random search, reproducibility, and TensorBoard reading it all back."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
