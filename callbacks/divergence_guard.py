@@ -130,7 +130,7 @@ class DivergenceGuard(keras.callbacks.Callback):
     Args:
         log_dir: The run directory (the one given to `keras.callbacks.TensorBoard`), or None
             to keep the record only in `self.record`.
-        max_loss_ratio: float > 1; `float("inf")` stops on NaN/Inf only. Defaults to `100.0`.
+        max_loss_ratio: float > 1, or None to stop on NaN/Inf only. Defaults to `100.0`.
         reference: `"initial"` or `"best"`. Defaults to `"initial"`.
         gradient_statistics: a `GradientStatistics` callback of the same fit, or None.
         rollback: bool. Defaults to `False`.
@@ -152,11 +152,14 @@ class DivergenceGuard(keras.callbacks.Callback):
     ):
         super().__init__()
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
-        self.max_loss_ratio = check_positive("max_loss_ratio", max_loss_ratio)
-        if not self.max_loss_ratio > 1.0:
-            raise ValueError(
-                f"Argument `max_loss_ratio` must be > 1. Received: max_loss_ratio={max_loss_ratio!r}"
-            )
+        self.max_loss_ratio = None
+        if max_loss_ratio is not None:
+            self.max_loss_ratio = check_positive("max_loss_ratio", max_loss_ratio)
+            if not self.max_loss_ratio > 1.0:
+                raise ValueError(
+                    "Argument `max_loss_ratio` must be > 1 or None. "
+                    f"Received: max_loss_ratio={max_loss_ratio!r}"
+                )
         self.reference = check_choice("reference", reference, REFERENCES)
         if gradient_statistics is not None and not isinstance(
             gradient_statistics, GradientStatistics
@@ -189,7 +192,7 @@ class DivergenceGuard(keras.callbacks.Callback):
         self._best_loss = math.inf
         self._snapshot = self._candidate = None
         self._steps_before_epoch = 0
-        self._rolled_back_this_epoch = self._steps_since_rollback = 0
+        self._rolled_back_this_epoch, self._steps_since_rollback = False, 0
         if self.rollback:
             # Built now, not at the first step, so that the first snapshot holds its slots.
             if not self.model.optimizer.built:
@@ -255,7 +258,8 @@ class DivergenceGuard(keras.callbacks.Callback):
             self._reference_loss = loss
             return None
         reference = self._reference_loss if self.reference == "initial" else self._best_loss
-        if reference > 0 and loss > self.max_loss_ratio * reference:
+        ratio = self.max_loss_ratio
+        if ratio is not None and reference > 0 and loss > ratio * reference:
             return "loss_growth"
         return None
 

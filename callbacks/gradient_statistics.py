@@ -154,8 +154,8 @@ class GradientStatistics(keras.callbacks.Callback):
             lambda value: None if value is None else tf.convert_to_tensor(value), self.probe_data
         )
         # Rebuilt every fit: the traced graphs capture the model's current variables.
-        self._measure_before = tf.function(self._measure_before_step)
-        self._measure_after = tf.function(self._measure_after_step)
+        self._measure_before = tf.function(self._measure_before_step, autograph=False)
+        self._measure_after = tf.function(self._measure_after_step, autograph=False)
 
     def _measure_before_step(self, x, y, sample_weight):
         model = self.model
@@ -173,7 +173,10 @@ class GradientStatistics(keras.callbacks.Callback):
                 loss = model.compute_loss(
                     x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
                 )
-            gradients = tape.gradient(loss, [*self._variables, *outputs])
+            targets = [*self._variables, *outputs]
+            gradients = tape.gradient(loss, targets)
+        # A variable the loss does not use has no gradient: its norm is 0.
+        gradients = [tf.zeros_like(t) if g is None else g for g, t in zip(gradients, targets)]
         variable_gradients = gradients[: len(self._variables)]
         output_gradients = gradients[len(self._variables):]
         weights = [tf.identity(v) for v in self._variables]

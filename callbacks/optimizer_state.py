@@ -77,6 +77,11 @@ def effective_learning_rates(optimizer, learning_rate, step):
     return None
 
 
+def _l2_norm(variable):
+    # Not np.linalg.norm: its BLAS dot can take milliseconds on a busy 2-core machine.
+    return float(np.sqrt(np.sum(np.square(np.asarray(variable, np.float64)))))
+
+
 def momentum_buffers(optimizer):
     """SGD's velocity, RMSprop's momentum buffer, Adam's first moment `m`; [] if none."""
     optimizer = base_optimizer(optimizer)
@@ -182,10 +187,7 @@ class OptimizerStateStatistics(keras.callbacks.Callback):
             "learning_rate": learning_rate,
             "quantiles": {},
             "median_by_variable": {},
-            "momentum_norms": {
-                name: float(np.linalg.norm(np.asarray(b, np.float64)))
-                for name, b in zip(names, buffers)
-            },
+            "momentum_norms": {name: _l2_norm(b) for name, b in zip(names, buffers)},
         }
         scalars = {f"momentum/norm/{name}": n for name, n in latest["momentum_norms"].items()}
         histograms = {}

@@ -108,6 +108,14 @@ def test_epoch_rate_is_the_last_steps_with_several_steps_per_epoch():
     assert history.history["learning_rate"] == pytest.approx([0.1 * 0.9**3, 0.1 * 0.9**7])
 
 
+def test_epoch_rate_of_a_float_changed_mid_epoch_is_the_last_steps():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    callbacks = [SetRateAtStep(3, 0.05), SetRateAtStep(7, 0.01), LearningRateLogger(log_every_n_steps=100)]
+    history = model.fit(X, Y, batch_size=1, epochs=2, verbose=0, callbacks=callbacks)
+    assert history.history["learning_rate"] == pytest.approx([0.05, 0.01])  # steps 4 and 8
+
+
 def test_logs_key_can_be_renamed():
     _, history = fit(0.1, [LearningRateLogger(logs_key="lr")], epochs=1)
     assert history.history["lr"] == pytest.approx([0.1])
