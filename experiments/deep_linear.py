@@ -147,7 +147,6 @@ def study_deep_linear(params):
                 "output_gradient_growth_per_layer_toward_input": float(np.mean(backward_ratio)),
                 "kernel_gradient_ratio_between_layers": float(np.mean(_ratios(norms["kernel_gradients"]))),
                 "kernel_gradient_growth_per_added_layer": float(np.mean(_ratios(norms["kernel_gradient_by_depth"]))),
-                "last_activation_norm": norms["activations"][-1],
                 "first_kernel_gradient_mean": norms["kernel_gradients"][0],
                 "max_relative_error_vs_closed_form": error,
             })  # fmt: skip
@@ -287,12 +286,10 @@ def study_initializations(params, seeds):
             "activation_growth_per_layer": float(np.mean(_geometric_growth(activations[:, :depth]))),
             "first_kernel_gradient_mean": float(np.mean(gradients[:, 0])),
             "first_kernel_gradient_std": _std(gradients[:, 0]),
-            "last_hidden_kernel_gradient_mean": float(np.mean(hidden[:, -1])),
             "output_kernel_gradient_mean": float(np.mean(gradients[:, -1])),
             "kernel_gradient_spread_across_layers": float(np.mean(gradients.max(axis=1) / gradients.min(axis=1))),
             "first_over_last_hidden_gradient": float(np.mean(hidden[:, 0] / hidden[:, -1])),
             "first_kernel_gradient_vs_reference": float(np.mean(gradients[:, 0]) / np.mean(reference[:, 0])),
-            "last_activation_rms": float(np.mean(activations[:, depth - 1])),
         })  # fmt: skip
     return rows, _initialization_findings(statistics, depth, seeds), statistics
 
@@ -320,6 +317,14 @@ def _range(values, digits=2):
     return f"{np.mean(values):.{digits}g} (seeds {np.min(values):.{digits}g} to {np.max(values):.{digits}g})"
 
 
+def _also_within(statistics, spread):
+    others = [INITIALIZER_LABELS[i] for i in INITIALIZERS[1:] if np.all(spread("relu", i) < ORDER_OF_MAGNITUDE)]
+    if not others:
+        return ""
+    return (f" So do {', '.join(others)}: with ReLU the initializations differ in the overall size of "
+            f"the gradients (the next findings), not in their spread across layers.")
+
+
 def _initialization_findings(statistics, depth, seeds):
     def spread(activation, init):
         gradients = statistics[activation, init][0]
@@ -340,7 +345,8 @@ def _initialization_findings(statistics, depth, seeds):
             verdict_from(*_per_seed(he_spread < ORDER_OF_MAGNITUDE)),
             f"Largest over smallest kernel-gradient norm across the {depth + 1} layers, {seeds} seed(s): "
             + "; ".join(f"{INITIALIZER_LABELS[i]} {_range(spread('relu', i))}" for i in INITIALIZERS)
-            + f". Supported if below {ORDER_OF_MAGNITUDE:g} on every seed.",
+            + f". Supported if below {ORDER_OF_MAGNITUDE:g} on every seed."
+            + _also_within(statistics, spread),
         )
     ]
     unit = relative_first("relu", "unit_normal")

@@ -387,7 +387,7 @@ def _std(values):
 
 def _momentum_damping_finding(name, shared, params, limit, steps):
     claim = f"{_capitalized(LABELS[name])} dampens gradient descent's oscillations on an elongated bowl (same learning rate)"
-    verdicts, parts = [], []
+    verdicts, parts, below_one_over_l = [], [], False
     for fraction in params["bowl_learning_rate_fractions"]:
         gd_reached, gd_changes = shared[fraction, "gd"]
         reached, changes = shared[fraction, name]
@@ -402,6 +402,8 @@ def _momentum_damping_finding(name, shared, params, limit, steps):
         )
         if oscillating:
             verdicts.append(_both_better(fewer_steps, fewer_changes))
+        elif np.mean(changes) > np.mean(gd_changes):
+            below_one_over_l = True
     if not verdicts:
         verdict = "inconclusive"
         parts.append("no shared learning rate above 1/L, where gradient descent oscillates, was measured")
@@ -411,7 +413,9 @@ def _momentum_damping_finding(name, shared, params, limit, steps):
         verdict = "inconclusive"
     rule = ("Supported where, at every shared rate above 1/L, it has fewer sign changes and reaches "
             "tolerance in fewer steps than gradient descent from every start. ")  # fmt: skip
-    return Finding(claim, verdict, rule + "; ".join(parts) + ".")
+    caveat = (" Below 1/L it is the other way round: momentum brings oscillations that gradient "
+              "descent does not have." if below_one_over_l else "")  # fmt: skip
+    return Finding(claim, verdict, rule + "; ".join(parts) + "." + caveat)
 
 
 def _both_better(*comparisons):
@@ -454,6 +458,9 @@ def _faster_than_gd_finding(name, tuned, steps, grid):
     rate, reached = tuned[name][0], tuned[name][1]
     holds, separated = _paired([_or_inf(m, steps) - _or_inf(g, steps) for m, g in zip(reached, gd_reached)])
     edge = " (best rate at the grid's edge)" if rate in (grid[0], grid[-1]) else ""
+    hovers = (" None of its paths stayed below tolerance: at a constant rate its steps, about lr * g / rms(g), "
+              "do not shrink with the gradient, so it ends up hopping across the minimum." if name == "rmsprop" and not any(
+                  r is not None for r in reached) else "")  # fmt: skip
     return Finding(
         claim,
         verdict_from(holds, separated),
@@ -461,7 +468,7 @@ def _faster_than_gd_finding(name, tuned, steps, grid):
         f"at lr={gd_rate:.3g}; reached by {sum(r is not None for r in reached)} and "
         f"{sum(r is not None for r in gd_reached)} of {len(reached)} starts within {steps} steps "
         f"(f at the end {_ms(tuned[name][4])}). Rates from {len(grid)} log-spaced values in [{grid[0]:g}, {grid[-1]:g}] (factor "
-        f"{grid[1] / grid[0]:.2f} apart), tuned on the figure's start.",
+        f"{grid[1] / grid[0]:.2f} apart), tuned on the figure's start." + hovers,
     )
 
 
