@@ -67,7 +67,11 @@ def deep_linear_model(depth, scale):
 
     layers = [keras.Input(shape=(2,))]
     for index in range(1, depth + 1):
-        layers.append(keras.layers.Dense(2, use_bias=False, kernel_initializer=keras.initializers.Identity(gain=scale), name=f"layer_{index}"))
+        layers.append(
+            keras.layers.Dense(
+                2, use_bias=False, kernel_initializer=keras.initializers.Identity(gain=scale), name=f"layer_{index}"
+            )
+        )
     return keras.Sequential(layers, name=f"deep_linear_{scale:g}")
 
 
@@ -171,11 +175,17 @@ def _linear_findings(measured, params):
 
     x_norm = float(np.linalg.norm(FIXED_INPUT))
     activation_ratios = {s: _ratios(np.concatenate([[x_norm], per_scale[s]["activations"]])) for s in scales}
-    activations = "; ".join(f"W = {s:g} I: {np.min(r):.6g} to {np.max(r):.6g}, ||a_L|| = {per_scale[s]['activations'][-1]:.3g}" for s, r in activation_ratios.items())
+    activations = "; ".join(
+        f"W = {s:g} I: {np.min(r):.6g} to {np.max(r):.6g}, ||a_L|| = {per_scale[s]['activations'][-1]:.3g}"
+        for s, r in activation_ratios.items()
+    )
     # Geometric with depth: every added layer multiplies the kernel gradients by more (less) than 1.
     geometric = all(
-        np.all(_ratios(per_scale[s]["kernel_gradient_by_depth"]) > 1) if s > 1 else np.all(_ratios(per_scale[s]["kernel_gradient_by_depth"]) < 1)
-        for s in scales if s != 1.0
+        np.all(_ratios(per_scale[s]["kernel_gradient_by_depth"]) > 1)
+        if s > 1
+        else np.all(_ratios(per_scale[s]["kernel_gradient_by_depth"]) < 1)
+        for s in scales
+        if s != 1.0
     )
     return [
         Finding(
@@ -248,6 +258,7 @@ def layer_statistics(model, x, y):
             outputs.append(signal)
         loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, signal, from_logits=True))
     gradients = tape.gradient(loss, [layer.kernel for layer in model.layers])
+    # A gradient can underflow to exactly 0 in float32 (tiny initializations, deep sigmoid stacks).
     return (
         np.array([float(tf.norm(g)) for g in gradients]),
         np.array([float(tf.sqrt(tf.reduce_mean(a**2))) for a in outputs]),
@@ -268,30 +279,42 @@ def study_initializations(params, seeds):
         for init in INITIALIZERS:
             gradients, activations = [], []
             for seed in range(seeds):
-                model = deep_network(activation, init, depth, params["init_width"], data.num_features, data.num_classes, seed)
+                model = deep_network(
+                    activation, init, depth, params["init_width"], data.num_features, data.num_classes, seed
+                )
                 g, a = layer_statistics(model, x, y)
                 gradients.append(g)
                 activations.append(a)
             statistics[activation, init] = (np.array(gradients), np.array(activations))
             keras.backend.clear_session(free_memory=False)
-    rows = []
-    for (activation, init), (gradients, activations) in statistics.items():
-        reference = statistics[activation, REFERENCE_INITIALIZER[activation]][0]
-        hidden = gradients[:, :depth]
-        rows.append({
-            "network": f"{activation} {depth}x{params['init_width']}",
-            "setting": init,
-            "input": f"digits batch of {len(x)}",
-            "seeds": seeds,
-            "activation_growth_per_layer": float(np.mean(_geometric_growth(activations[:, :depth]))),
-            "first_kernel_gradient_mean": float(np.mean(gradients[:, 0])),
-            "first_kernel_gradient_std": _std(gradients[:, 0]),
-            "output_kernel_gradient_mean": float(np.mean(gradients[:, -1])),
-            "kernel_gradient_spread_across_layers": float(np.mean(gradients.max(axis=1) / gradients.min(axis=1))),
-            "first_over_last_hidden_gradient": float(np.mean(hidden[:, 0] / hidden[:, -1])),
-            "first_kernel_gradient_vs_reference": float(np.mean(gradients[:, 0]) / np.mean(reference[:, 0])),
-        })  # fmt: skip
-    return rows, _initialization_findings(statistics, depth, seeds), statistics
+    # Gradients that underflowed to exactly 0 give inf or NaN ratios: data, not an error.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rows = [
+            _initialization_row(statistics, activation, init, depth, params["init_width"], len(x), seeds)
+            for activation, init in statistics
+        ]
+        findings = _initialization_findings(statistics, depth, seeds)
+    return rows, findings, statistics
+
+
+def _initialization_row(statistics, activation, init, depth, width, batch_size, seeds):
+    gradients, activations = statistics[activation, init]
+    reference = statistics[activation, REFERENCE_INITIALIZER[activation]][0]
+    hidden = gradients[:, :depth]
+    return {
+        "network": f"{activation} {depth}x{width}",
+        "setting": init,
+        "input": f"digits batch of {batch_size}",
+        "seeds": seeds,
+        "activation_growth_per_layer": float(np.mean(_geometric_growth(activations[:, :depth]))),
+        "first_kernel_gradient_mean": float(np.mean(gradients[:, 0])),
+        "first_kernel_gradient_std": _std(gradients[:, 0]),
+        "output_kernel_gradient_mean": float(np.mean(gradients[:, -1])),
+        "kernel_gradient_spread_across_layers": float(np.mean(gradients.max(axis=1) / gradients.min(axis=1))),
+        "first_over_last_hidden_gradient": float(np.mean(hidden[:, 0] / hidden[:, -1])),
+        "first_kernel_gradient_vs_reference": float(np.mean(gradients[:, 0]) / np.mean(reference[:, 0])),
+        "layers_with_zero_gradient": float(np.mean(np.sum(gradients == 0, axis=1))),
+    }
 
 
 def _geometric_growth(values):
@@ -321,8 +344,10 @@ def _also_within(statistics, spread):
     others = [INITIALIZER_LABELS[i] for i in INITIALIZERS[1:] if np.all(spread("relu", i) < ORDER_OF_MAGNITUDE)]
     if not others:
         return ""
-    return (f" So do {', '.join(others)}: with ReLU the initializations differ in the overall size of "
-            f"the gradients (the next findings), not in their spread across layers.")
+    return (
+        f" So do {', '.join(others)}: with ReLU the initializations differ in the overall size of "
+        f"the gradients (the next findings), not in their spread across layers."
+    )
 
 
 def _initialization_findings(statistics, depth, seeds):
@@ -375,6 +400,13 @@ def _initialization_findings(statistics, depth, seeds):
         + f"; with ReLU and He: {_range(toward_input('relu', 'he_normal'))}. Supported if below "
         f"{1 / ORDER_OF_MAGNITUDE:g} for every initialization and seed (sigmoid' <= 1/4 at every layer).",
     ))  # fmt: skip
+    underflow = [f"{a} with {INITIALIZER_LABELS[i]}" for (a, i), (g, _) in statistics.items() if np.any(g == 0)]
+    if underflow:
+        note = (
+            f" Some layers' gradients underflowed to exactly 0 in float32 ({'; '.join(underflow)}): "
+            "ratios involving them show as 0, inf or nan."
+        )
+        findings = [Finding(f.claim, f.verdict, f.evidence + note) for f in findings]
     findings.append(Finding(
         "Activation scale per layer under each initialization (the reason for sqrt(2/n) with ReLU)",
         "measured",
@@ -412,7 +444,15 @@ def _plot_deep_linear(measured, params, exp_dir):
         for scale in scales:
             norms, expected, _ = measured[scale, "x = (0.6, 0.8)"]
             ax.semilogy(layers, norms[key], "o", color=colours[scale], markersize=3, label=f"W = {scale:g} I, measured")
-            ax.semilogy(layers, expected[key], "-", color=colours[scale], linewidth=1, alpha=0.6, label=f"W = {scale:g} I, closed form")
+            ax.semilogy(
+                layers,
+                expected[key],
+                "-",
+                color=colours[scale],
+                linewidth=1,
+                alpha=0.6,
+                label=f"W = {scale:g} I, closed form",
+            )
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3, which="both")
@@ -427,12 +467,30 @@ def _plot_initializations(statistics, params, exp_dir):
     figure = _figure(12, 8)
     axes = figure.subplots(2, 2)
     for row, activation in enumerate(ACTIVATIONS):
+        underflow = {0: [], 1: []}  # a log axis cannot show zeros: name them instead
         for init in INITIALIZERS:
             gradients, activations = statistics[activation, init]
-            for ax, values, layers in ((axes[row, 0], activations[:, :depth], np.arange(1, depth + 1)), (axes[row, 1], gradients, np.arange(1, depth + 2))):
-                ax.semilogy(layers, values.mean(axis=0), "-o", color=colours[init], markersize=3, label=INITIALIZER_LABELS[init])
+            for column, values, layers in (
+                (0, activations[:, :depth], np.arange(1, depth + 1)),
+                (1, gradients, np.arange(1, depth + 2)),
+            ):
+                ax = axes[row, column]
+                ax.semilogy(
+                    layers, values.mean(axis=0), "-o", color=colours[init], markersize=3, label=INITIALIZER_LABELS[init]
+                )
                 if len(values) > 1:
                     ax.fill_between(layers, values.min(axis=0), values.max(axis=0), color=colours[init], alpha=0.2)
+                if np.any(values == 0):
+                    underflow[column].append(INITIALIZER_LABELS[init])
+        for column, names in underflow.items():
+            if names:
+                axes[row, column].text(
+                    0.02,
+                    0.02,
+                    f"exactly 0 (float32 underflow), not drawn: {', '.join(names)}",
+                    transform=axes[row, column].transAxes,
+                    fontsize=7,
+                )
         axes[row, 0].set_title(f"{activation}: root mean square of layer l's activations", fontsize=9)
         axes[row, 1].set_title(f"{activation}: kernel-gradient norm of layer l (layer {depth + 1}: logits)", fontsize=9)
         for ax in axes[row]:
@@ -440,7 +498,10 @@ def _plot_initializations(statistics, params, exp_dir):
             ax.grid(alpha=0.3, which="both")
         axes[row, 1].legend(fontsize=7)
     seeds = len(next(iter(statistics.values()))[0])
-    figure.suptitle(f"Deep networks ({depth} x {params['init_width']}) at initialization on digits: mean over {seeds} seed(s), band = min to max")
+    figure.suptitle(
+        f"Deep networks ({depth} x {params['init_width']}) at initialization on digits: "
+        f"mean over {seeds} seed(s), band = min to max"
+    )
     return save_figure(figure, exp_dir, "initializations.png")
 
 

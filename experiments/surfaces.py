@@ -56,7 +56,6 @@ from typing import Callable
 
 import numpy as np
 
-from experiments import files
 from experiments.findings import Finding, verdict_from
 
 DEFAULT_PARAMS = {
@@ -291,7 +290,7 @@ def _row(study, surface, optimizer, learning_rate, chosen, outcome, successes, s
         "outcome": outcome,
         "succeeded": int(sum(successes)),
         "steps_mean": _mean(steps),
-        "steps_std": float(np.std(steps, ddof=1)) if len(steps) > 1 else math.nan,
+        "steps_std": _std(steps),
         **extra,
     }
 
@@ -386,16 +385,20 @@ def _std(values):
 
 
 def _momentum_damping_finding(name, shared, params, limit, steps):
-    claim = f"{_capitalized(LABELS[name])} dampens gradient descent's oscillations on an elongated bowl (same learning rate)"
-    verdicts, parts, below_one_over_l = [], [], False
+    claim = (
+        f"{_capitalized(LABELS[name])} dampens gradient descent's oscillations on an elongated bowl "
+        "(same learning rate)"
+    )
+    verdicts, parts, adds_oscillations_below = [], [], False
     for fraction in params["bowl_learning_rate_fractions"]:
         gd_reached, gd_changes = shared[fraction, "gd"]
         reached, changes = shared[fraction, name]
         oscillating = fraction > 0.5  # lr > 1/L: gradient descent flips w2's sign every step
+        regime = "gradient descent oscillates" if oscillating else "below 1/L: gradient descent does not oscillate"
         fewer_steps = _paired([_or_inf(m, steps) - _or_inf(g, steps) for m, g in zip(reached, gd_reached)])
         fewer_changes = _paired([m - g for m, g in zip(changes, gd_changes)])
         parts.append(
-            f"lr = {fraction:g} x 2/L ({'gradient descent oscillates' if oscillating else 'below 1/L: gradient descent does not oscillate'}): "
+            f"lr = {fraction:g} x 2/L ({regime}): "
             f"sign changes of w2 {_ms(changes)} vs gradient descent's {_ms(gd_changes)}; steps to tolerance "
             f"{_ms(reached)} vs {_ms(gd_reached)} (reached by {sum(r is not None for r in reached)} and "
             f"{sum(r is not None for r in gd_reached)} of {len(reached)} starts)"
@@ -403,7 +406,7 @@ def _momentum_damping_finding(name, shared, params, limit, steps):
         if oscillating:
             verdicts.append(_both_better(fewer_steps, fewer_changes))
         elif np.mean(changes) > np.mean(gd_changes):
-            below_one_over_l = True
+            adds_oscillations_below = True
     if not verdicts:
         verdict = "inconclusive"
         parts.append("no shared learning rate above 1/L, where gradient descent oscillates, was measured")
@@ -411,10 +414,15 @@ def _momentum_damping_finding(name, shared, params, limit, steps):
         verdict = verdicts[0]
     else:
         verdict = "inconclusive"
-    rule = ("Supported where, at every shared rate above 1/L, it has fewer sign changes and reaches "
-            "tolerance in fewer steps than gradient descent from every start. ")  # fmt: skip
-    caveat = (" Below 1/L it is the other way round: momentum brings oscillations that gradient "
-              "descent does not have." if below_one_over_l else "")  # fmt: skip
+    rule = (
+        "Supported where, at every shared rate above 1/L, it has fewer sign changes and reaches "
+        "tolerance in fewer steps than gradient descent from every start. "
+    )
+    caveat = (
+        " Below 1/L it is the other way round: momentum brings oscillations that gradient descent does not have."
+        if adds_oscillations_below
+        else ""
+    )
     return Finding(claim, verdict, rule + "; ".join(parts) + "." + caveat)
 
 
@@ -453,21 +461,28 @@ def _rescaling_finding(tuned):
 
 
 def _faster_than_gd_finding(name, tuned, steps, grid):
-    claim = f"{_capitalized(LABELS[name])} reaches the minimum of an elongated bowl in fewer steps than gradient descent (each at its own best learning rate)"
+    claim = (
+        f"{_capitalized(LABELS[name])} reaches the minimum of an elongated bowl in fewer steps than gradient "
+        "descent (each at its own best learning rate)"
+    )
     gd_rate, gd_reached = tuned["gd"][0], tuned["gd"][1]
     rate, reached = tuned[name][0], tuned[name][1]
     holds, separated = _paired([_or_inf(m, steps) - _or_inf(g, steps) for m, g in zip(reached, gd_reached)])
     edge = " (best rate at the grid's edge)" if rate in (grid[0], grid[-1]) else ""
-    hovers = (" None of its paths stayed below tolerance: at a constant rate its steps, about lr * g / rms(g), "
-              "do not shrink with the gradient, so it ends up hopping across the minimum." if name == "rmsprop" and not any(
-                  r is not None for r in reached) else "")  # fmt: skip
+    hovers = ""
+    if name == "rmsprop" and all(r is None for r in reached):
+        hovers = (
+            " None of its paths stayed below tolerance: at a constant rate its steps, about lr * g / rms(g), "
+            "do not shrink with the gradient, so it ends up hopping across the minimum."
+        )
     return Finding(
         claim,
         verdict_from(holds, separated),
         f"Steps to tolerance: {_ms(reached)} at lr={rate:.3g}{edge} vs gradient descent's {_ms(gd_reached)} "
         f"at lr={gd_rate:.3g}; reached by {sum(r is not None for r in reached)} and "
         f"{sum(r is not None for r in gd_reached)} of {len(reached)} starts within {steps} steps "
-        f"(f at the end {_ms(tuned[name][4])}). Rates from {len(grid)} log-spaced values in [{grid[0]:g}, {grid[-1]:g}] (factor "
+        f"(f at the end {_ms(tuned[name][4])}). Rates from {len(grid)} log-spaced values in "
+        f"[{grid[0]:g}, {grid[-1]:g}] (factor "
         f"{grid[1] / grid[0]:.2f} apart), tuned on the figure's start." + hovers,
     )
 
@@ -483,9 +498,17 @@ def study_normalization(params, unit_starts, steppers, exp_dir):
         unstable = [lr for lr in grid if lr not in stable]
         learning_rate = best_learning_rate(stepper, figure_start, steps, tolerance, grid)
         starts = unit_starts * np.array([width, 1.0])
-        reached = [steps_to_tolerance(surface, stepper.path(start, learning_rate, steps), tolerance) for start in starts]
+        reached = [
+            steps_to_tolerance(surface, stepper.path(start, learning_rate, steps), tolerance) for start in starts
+        ]
         figure_path = stepper.path(figure_start, learning_rate, steps)
-        results[surface.name] = (learning_rate, reached, max(stable, default=math.nan), min(unstable, default=math.nan), figure_path)
+        results[surface.name] = (
+            learning_rate,
+            reached,
+            max(stable, default=math.nan),
+            min(unstable, default=math.nan),
+            figure_path,
+        )
         rows.append(_row(
             "normalized vs unnormalized", surface, "gd", learning_rate, "best of grid",
             f"f < {tolerance:g}", [n is not None for n in reached], reached,
@@ -495,7 +518,8 @@ def study_normalization(params, unit_starts, steppers, exp_dir):
     holds, separated = _paired([_or_inf(a, steps) - _or_inf(b, steps) for a, b in zip(normalized[1], unnormalized[1])])
     limit = 2.0 / BOWL_STEEP_CURVATURE
     finding = Finding(
-        "Normalized inputs speed up training: gradient descent converges in fewer steps on w1² + w2² than with one axis ten times wider",
+        "Normalized inputs speed up training: gradient descent converges in fewer steps on w1² + w2² than with "
+        "one axis ten times wider",
         verdict_from(holds, separated),
         f"Steps to f < {tolerance:g}, each surface at its best grid rate: normalized {_ms(normalized[1])} "
         f"(lr={normalized[0]:.3g}), unnormalized {_ms(unnormalized[1])} (lr={unnormalized[0]:.3g}); reached by "
@@ -549,9 +573,7 @@ def study_saddle(params, starts, steppers, exp_dir):
             "Escape time from a saddle, each optimizer at its own best learning rate",
             "measured",
             "Steps to |w2| >= 1, then to f < -1 + tolerance: "
-            + "; ".join(
-                f"{LABELS[n]} {_ms(escapes[n][1])} then {_ms(escapes[n][2])}" for n in OPTIMIZERS
-            )
+            + "; ".join(f"{LABELS[n]} {_ms(escapes[n][1])} then {_ms(escapes[n][2])}" for n in OPTIMIZERS)
             + ". The notes make no claim on which optimizer escapes fastest.",
         ),
     ]
@@ -569,65 +591,89 @@ def study_double_well(params, seeds, steppers, exp_dir):
     rng = np.random.default_rng(3)
     worse_side = np.stack([rng.uniform(1.0, 2.0, seeds), rng.uniform(-1.0, 1.0, seeds)], axis=1)
     figure_start = (1.8, 0.8)
-    rows, outcomes, shown = [], {}, {}
+    rows, outcomes, unsettled, shown = [], {}, 0, {}
     for name in ("gd", "momentum", "momentum_ema"):
         stepper = steppers(surface, name)
         ends = np.array([stepper.path(start, learning_rate, steps)[-1] for start in worse_side])
         found = list(ends[:, 0] < DOUBLE_WELL_HILL)
         outcomes[name] = found
+        unsettled += _unsettled(ends, params["tolerance"])
         shown[name] = (f"lr={learning_rate:g}", stepper.path(figure_start, learning_rate, steps))
         rows.append(_row(
             "double well, starts on the worse side", surface, name, learning_rate, "shared",
             "ends in global minimum", found, [],
             final_loss_mean=_mean(path_loss(surface, ends)), final_loss_best=float(np.min(path_loss(surface, ends))),
         ))  # fmt: skip
-    findings = [_rolls_over_finding(outcomes, learning_rate, steps)]
+    heights = path_loss(surface, worse_side)
+    findings = [_rolls_over_finding(outcomes, heights, learning_rate, steps, unsettled)]
 
     box = np.stack([rng.uniform(-2.0, 2.0, seeds), rng.uniform(-1.0, 1.0, seeds)], axis=1)
     stepper = steppers(surface, "gd")
     ends = np.array([stepper.path(start, learning_rate, steps)[-1] for start in box])
     losses = path_loss(surface, ends)
     found = ends[:, 0] < DOUBLE_WELL_HILL
+    unsettled = _unsettled(ends, params["tolerance"])
     rows.append(_row(
         "double well, random starts", surface, "gd", learning_rate, "shared", "ends in global minimum",
         list(found), [], final_loss_mean=_mean(losses), final_loss_best=float(np.min(losses)),
     ))  # fmt: skip
-    findings.append(_random_starts_finding(found, losses, surface))
+    findings.append(_random_starts_finding(found, losses, surface, unsettled))
     figure = _plot_double_well(shown, box, found, exp_dir)
     return rows, findings, [figure]
 
 
-def _rolls_over_finding(outcomes, learning_rate, steps):
+def _unsettled(ends, tolerance):
+    """How many end points are not yet at a minimum (f more than `tolerance` above both)."""
+    losses = path_loss(DOUBLE_WELL, ends)
+    minima = [DOUBLE_WELL.loss(w1, w2) for w1, w2 in DOUBLE_WELL.minima]
+    return int(np.sum(np.min([np.abs(losses - m) for m in minima], axis=0) >= tolerance))
+
+
+def _settling_note(unsettled):
+    if not unsettled:
+        return ""
+    return f" {unsettled} path(s) had not yet settled in a minimum at the end: classified by the side of the hill."
+
+
+def _rolls_over_finding(outcomes, heights, learning_rate, steps, unsettled):
     n = len(outcomes["gd"])
     fraction = {name: float(np.mean(found)) for name, found in outcomes.items()}
     difference = fraction["momentum"] - fraction["gd"]
     spread = 2 * math.sqrt(sum(p * (1 - p) / n for p in (fraction["momentum"], fraction["gd"])))
+    over = np.asarray(outcomes["momentum"])
+    heights_text = "".join(
+        f"; momentum {what} from starts at f = {heights[mask].min():.2f} to {heights[mask].max():.2f}"
+        for what, mask in (("got over", over), ("stayed", ~over))
+        if mask.any()
+    )
     return Finding(
         "Momentum rolls over a small hill into the better minimum where gradient descent stops in the local one",
         verdict_from(difference > 0, abs(difference) > spread and n >= 2),
         f"From {n} starts on the worse side (w1 in [1, 2]), lr={learning_rate:g}, {steps} steps: ended in "
         f"the global minimum: gradient descent {sum(outcomes['gd'])}/{n}, momentum (Keras form) "
-        f"{sum(outcomes['momentum'])}/{n}, momentum (notes' EMA form, whose steps are 1 - momentum "
-        f"times smaller at the same rate) {sum(outcomes['momentum_ema'])}/{n}. Supported if the "
+        f"{sum(outcomes['momentum'])}/{n}, momentum (notes' EMA form, whose steps at the same rate are "
+        f"(1 - momentum) times the Keras form's) {sum(outcomes['momentum_ema'])}/{n}. Supported if the "
         f"Keras form's fraction exceeds gradient descent's by more than twice the binomial standard "
-        f"error ({spread:.2f}). Whether momentum gets over depends on the height it starts from.",
+        f"error ({spread:.2f}){heights_text} (the hill's top: f = {DOUBLE_WELL.loss(DOUBLE_WELL_HILL, 0.0):.2f})."
+        + _settling_note(unsettled),
     )
 
 
-def _random_starts_finding(found, losses, surface):
+def _random_starts_finding(found, losses, surface, unsettled):
     n = len(found)
     expected = (DOUBLE_WELL_HILL + 2.0) / 4.0
     best = float(np.min(losses))
-    best_is_global = abs(best - surface.minimum_value) < 1e-3
+    best_is_global = abs(best - surface.minimum_value) < 1e-3  # the minima's values differ by 1.0
     return Finding(
-        "Random starts help against local minima: the best of N starts finds the global minimum when single starts may not",
+        "Random starts help against local minima: the best of N starts finds the global minimum when single "
+        "starts may not",
         # Every start finding it shows no local minimum to escape: inconclusive.
         verdict_from(best_is_global, n >= 2 and not bool(np.all(found))),
         f"Gradient descent from {n} uniform starts in [-2, 2] x [-1, 1]: {int(found.sum())}/{n} "
         f"ended in the global minimum (expected fraction (x_hill + 2)/4 = {expected:.2f}; chance that "
         f"the best of {n} finds it 1 - (1 - {expected:.2f})^{n} = {1 - (1 - expected) ** n:.3f}). Best of "
         f"{n}: f = {best:.4f} (global minimum {surface.minimum_value:.4f}, local "
-        f"{float(surface.loss(DOUBLE_WELL_LOCAL, 0.0)):.4f}).",
+        f"{float(surface.loss(DOUBLE_WELL_LOCAL, 0.0)):.4f})." + _settling_note(unsettled),
     )
 
 
@@ -653,18 +699,38 @@ def _contours(ax, surface, levels=24):
     ax.set_ylim(surface.extent[2:])
     ax.set_xlabel("w1")
     ax.set_ylabel("w2")
-    ax.plot(*surface.minima[0], marker="*", color="gold", markeredgecolor="black", markersize=15, linestyle="", label="global minimum", zorder=5)
+    ax.plot(
+        *surface.minima[0],
+        marker="*",
+        color="gold",
+        markeredgecolor="black",
+        markersize=15,
+        linestyle="",
+        label="global minimum",
+        zorder=5,
+    )
     if len(surface.minima) > 1:
         marker = "*" if surface.name == "saddle" else "X"
         label = "another global minimum" if surface.name == "saddle" else "local minimum"
         for point in surface.minima[1:]:
-            ax.plot(*point, marker=marker, color="white", markeredgecolor="black", markersize=11, linestyle="", label=label, zorder=5)
+            ax.plot(
+                *point,
+                marker=marker,
+                color="white",
+                markeredgecolor="black",
+                markersize=11,
+                linestyle="",
+                label=label,
+                zorder=5,
+            )
 
 
 def _draw_path(ax, path, colour, label, tolerance_step=None):
     end = len(path) if tolerance_step is None else tolerance_step + 1
     finite = np.all(np.isfinite(path[:end]), axis=1)
-    ax.plot(path[:end][finite, 0], path[:end][finite, 1], "-o", color=colour, markersize=2.5, linewidth=1.0, label=label)
+    ax.plot(
+        path[:end][finite, 0], path[:end][finite, 1], "-o", color=colour, markersize=2.5, linewidth=1.0, label=label
+    )
     ax.plot(*path[0], marker="o", color="black", markersize=7, linestyle="", label="start", zorder=6)
 
 
@@ -689,9 +755,15 @@ def _plot_bowl_shared(shown, params, exp_dir, start, tolerance):
             _draw_path(ax, path, COLOURS[name], LABELS[name], n)
             reached = f"f < {tolerance:g} after {n} steps" if n is not None else "tolerance not reached"
             changes = sign_changes(path[: (n if n is not None else len(path) - 1) + 1, 1])
-            ax.set_title(f"{LABELS[name]}, lr = {fraction:g} x 2/L = {learning_rate:.3g}\n{reached}, {changes} sign changes of w2", fontsize=9)
+            ax.set_title(
+                f"{LABELS[name]}, lr = {fraction:g} x 2/L = {learning_rate:.3g}\n"
+                f"{reached}, {changes} sign changes of w2",
+                fontsize=9,
+            )
             _legend_once(ax, loc="lower right")
-    figure.suptitle(f"Elongated bowl f = {UNNORMALIZED.formula} (axes not to scale): the same learning rate for all three")
+    figure.suptitle(
+        f"Elongated bowl f = {UNNORMALIZED.formula} (axes not to scale): the same learning rate for all three"
+    )
     return save_figure(figure, exp_dir, "bowl_shared_rate.png")
 
 
@@ -709,7 +781,7 @@ def _plot_paths_grid(surface, paths, title, exp_dir, file_name, tolerance):
         reached = f"f < {tolerance:g} after {n} steps" if n is not None else "tolerance not reached"
         ax.set_title(f"{LABELS[name]}, {note}\n{reached}", fontsize=9)
         _legend_once(ax, loc="lower right")
-    for ax in axes[len(names):]:
+    for ax in axes[len(names) :]:
         ax.set_visible(False)
     figure.suptitle(title)
     return save_figure(figure, exp_dir, file_name)
@@ -727,10 +799,15 @@ def _plot_normalization(results, exp_dir, tolerance):
         n = steps_to_tolerance(surface, path, tolerance)
         _draw_path(ax, path, "tab:blue", "gradient descent", n)
         ax.set_aspect("equal")
-        ax.set_title(f"{surface.name}: f = {surface.formula}, lr = {learning_rate:.3g}: f < {tolerance:g} after {n} steps", fontsize=9)
+        ax.set_title(
+            f"{surface.name}: f = {surface.formula}, lr = {learning_rate:.3g}: f < {tolerance:g} after {n} steps",
+            fontsize=9,
+        )
         _legend_once(ax, loc="upper right")
         losses = path_loss(surface, path)
-        curves.semilogy(np.arange(len(losses)), np.maximum(losses, 1e-30), label=f"{surface.name} (lr = {learning_rate:.3g})")
+        curves.semilogy(
+            np.arange(len(losses)), np.maximum(losses, 1e-30), label=f"{surface.name} (lr = {learning_rate:.3g})"
+        )
     curves.axhline(tolerance, color="grey", linestyle=":", label="tolerance")
     curves.set_ylim(1e-12, 1e3)
     curves.set_xlabel("step")
@@ -745,7 +822,17 @@ def _plot_saddle(shown, exp_dir):
     figure = _figure(13, 5.2)
     contour, escape = figure.subplots(1, 2)
     _contours(contour, SADDLE)
-    contour.plot(0, 0, marker="P", color="white", markeredgecolor="black", markersize=10, linestyle="", label="saddle point", zorder=5)
+    contour.plot(
+        0,
+        0,
+        marker="P",
+        color="white",
+        markeredgecolor="black",
+        markersize=10,
+        linestyle="",
+        label="saddle point",
+        zorder=5,
+    )
     for name, (learning_rate, path) in shown.items():
         _draw_path(contour, path, COLOURS[name], f"{LABELS[name]} (lr = {learning_rate:.3g})")
         w2 = np.abs(path[:, 1])
@@ -773,8 +860,12 @@ def _plot_double_well(shown, box, found, exp_dir):
         _draw_path(paths, path, COLOURS[name], f"{LABELS[name]} ({note})")
     paths.set_title("From the worse side: who rolls over the hill?", fontsize=9)
     starts.scatter(box[found, 0], box[found, 1], color="tab:green", s=18, label="start → global minimum", zorder=4)
-    starts.scatter(box[~found, 0], box[~found, 1], color="tab:red", marker="x", s=18, label="start → local minimum", zorder=4)
-    starts.set_title(f"Gradient descent from {len(box)} random starts: {int(found.sum())} find the global minimum", fontsize=9)
+    starts.scatter(
+        box[~found, 0], box[~found, 1], color="tab:red", marker="x", s=18, label="start → local minimum", zorder=4
+    )
+    starts.set_title(
+        f"Gradient descent from {len(box)} random starts: {int(found.sum())} find the global minimum", fontsize=9
+    )
     _legend_once(paths, loc="lower left")
     _legend_once(starts, loc="lower left")
     figure.suptitle(f"Double well f = {DOUBLE_WELL.formula}")
@@ -845,7 +936,12 @@ def run(params, seeds, exp_dir):
     )  # fmt: skip
     steppers = _Steppers(params["momentum"])
     rows, findings, figures = [], [], []
-    for study, starts in ((study_bowl, bowl), (study_normalization, unit), (study_saddle, saddle), (study_double_well, seeds)):
+    for study, starts in (
+        (study_bowl, bowl),
+        (study_normalization, unit),
+        (study_saddle, saddle),
+        (study_double_well, seeds),
+    ):
         more_rows, more_findings, more_figures = study(params, starts, steppers, exp_dir)
         rows += more_rows
         findings += more_findings

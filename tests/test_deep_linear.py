@@ -101,9 +101,7 @@ def test_layer_statistics_match_numpy_for_a_small_relu_network():
     np.testing.assert_allclose(rms, [np.sqrt(np.mean(a**2)) for a in outputs], rtol=1e-5)
 
 
-@pytest.mark.parametrize(
-    "name, std", [("he_normal", np.sqrt(2 / 400)), ("unit_normal", 1.0), ("tiny_normal", 0.01)]
-)
+@pytest.mark.parametrize("name, std", [("he_normal", np.sqrt(2 / 400)), ("unit_normal", 1.0), ("tiny_normal", 0.01)])
 def test_initializer_scales(name, std):
     model = deep_network("relu", name, depth=2, width=400, num_features=400, num_classes=10, seed=0)
     first, second = (np.asarray(layer.kernel) for layer in model.layers[:2])

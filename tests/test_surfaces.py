@@ -64,7 +64,9 @@ def test_gradient_descent_on_the_elongated_bowl_is_stable_below_2_over_L_of_the_
     start = np.array([-40.0, 4.0])
     path = Stepper(UNNORMALIZED, make_optimizer("gd")).path(start, learning_rate, 40)
     steps = np.arange(41)
-    expected = np.stack([(1 - 0.02 * learning_rate) ** steps * start[0], (1 - 2 * learning_rate) ** steps * start[1]], axis=1)
+    expected = np.stack(
+        [(1 - 0.02 * learning_rate) ** steps * start[0], (1 - 2 * learning_rate) ** steps * start[1]], axis=1
+    )
     np.testing.assert_allclose(path, expected, rtol=1e-4)
     assert (abs(path[-1, 1]) < 0.1) == converges
     assert sign_changes(path[:, 1]) == 40  # 1 - 2 lr < 0 on both sides: w2 flips sign every step
