@@ -234,7 +234,7 @@ class DivergenceGuard(keras.callbacks.Callback):
         if self.record is not None or not logs or "loss" not in logs:
             return
         loss = float(logs["loss"])
-        step = step_after_batch(self.model, self._steps_before_epoch, batch)
+        step = step_after_batch(self, self._steps_before_epoch, batch)
         reason = self._divergence_reason(loss)
         if reason is None:
             self._steps_since_rollback += 1

@@ -128,7 +128,7 @@ class LearningRateLogger(keras.callbacks.Callback):
         return self._last_learning_rate
 
     def on_train_batch_end(self, batch, logs=None):
-        self._last_step = step_after_batch(self.model, self._steps_before_epoch, batch)
+        self._last_step = step_after_batch(self, self._steps_before_epoch, batch)
         for step in logging_steps(self._first_step, self._last_step, self.log_every_n_steps):
             self._writer.write(step, {STEP_TAG: self._learning_rate_of(step)})
 

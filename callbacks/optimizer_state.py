@@ -163,7 +163,7 @@ class OptimizerStateStatistics(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         # With steps_per_execution=k this runs once per k steps: log the group's last step if
         # the group holds a logging step.
-        step = step_after_batch(self.model, self._steps_before_epoch, batch)
+        step = step_after_batch(self, self._steps_before_epoch, batch)
         histograms_now = self.histogram_every_n_steps is not None and bool(
             logging_steps(self._first_step, step, self.histogram_every_n_steps)
         )

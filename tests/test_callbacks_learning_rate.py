@@ -145,3 +145,16 @@ def test_groups_of_steps_log_every_logging_step_they_hold(tmp_path):
     logged = scalars(read_run(tmp_path), STEP_TAG)
     assert logged == {s: pytest.approx(0.1 * 0.9 ** (s - 1), rel=1e-6) for s in [1, *range(2, 17, 2)]}
     assert history.history["learning_rate"] == pytest.approx([0.1 * 0.9**7, 0.1 * 0.9**15])
+
+
+def test_groups_of_steps_from_a_dataset_of_unknown_length():
+    import tensorflow as tf
+
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.9)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(schedule), loss="mse", steps_per_execution=3)
+    x, y = np.repeat(X, 2, axis=0), np.repeat(Y, 2, axis=0)
+    # filter() hides the length: Keras cannot cap the last group's end step at the epoch's.
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).filter(lambda *_: True).batch(1)
+    history = model.fit(dataset, epochs=2, verbose=0, callbacks=[LearningRateLogger()])
+    assert history.history["learning_rate"] == pytest.approx([0.1 * 0.9**7, 0.1 * 0.9**15])
