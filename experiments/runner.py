@@ -40,7 +40,7 @@ def run_experiments(experiments, overrides, args, out):
     print(f"\nDone in {elapsed / 60:.1f} min.", file=out)
     for name, table in tables.items():
         print(f"\n== {name} ==\n{table.to_string(index=False)}", file=out)
-    print(f"\nLogs, tables (results.csv), figures (curves.png) and reports (report.md) are in {args.logdir}/<experiment>/.", file=out)
+    print(f"\nLogs, tables (results.csv), figures (*.png) and reports (report.md) are in {args.logdir}/<experiment>/.", file=out)
     shown = os.path.relpath(args.logdir) if os.path.abspath(args.logdir).startswith(os.getcwd()) else args.logdir
     print(f"Look at the runs with:  tensorboard --logdir {shown}", file=out)
     return 0
@@ -121,6 +121,15 @@ def run_one(experiment, overrides, args, pool, progress, out):
     return table
 
 
+def _files_note(experiment, exp_dir):
+    if experiment.kind != "mlp":
+        return f"The table as CSV: `results.csv`; the figures also in TensorBoard: `tensorboard --logdir {exp_dir}`."
+    return (
+        "Every run: `runs.csv`; per configuration with all metrics: `results.csv`; curves, learning rate, "
+        f"gradient statistics and hyperparameters: `tensorboard --logdir {exp_dir}`."
+    )
+
+
 def write_report(experiment, exp_dir, table, found, seeds, records, figures=("curves.png",), wall=None):
     if experiment.kind == "mlp":
         fixed = ", ".join(f"{k}={v}" for k, v in experiment.fixed.items()) or "the defaults"
@@ -138,7 +147,7 @@ def write_report(experiment, exp_dir, table, found, seeds, records, figures=("cu
         versions = package_versions()
         setup = (
             f"**Parameters:** {', '.join(f'{k}={v}' for k, v in experiment.params.items())}.\n"
-            f"**Seeds (random starts):** {seeds}. {wall:.0f} s."
+            f"**Seeds:** {seeds}. {wall:.0f} s."
         )
     images = "\n".join(f"![{name}]({name})" for name in figures)
     text = f"""# {experiment.name}
@@ -159,8 +168,7 @@ def write_report(experiment, exp_dir, table, found, seeds, records, figures=("cu
 
 {images}
 
-Every run: `runs.csv`; per configuration with all metrics: `results.csv`; curves, learning rate,
-gradient statistics and hyperparameters: `tensorboard --logdir {exp_dir}`.
+{_files_note(experiment, exp_dir)}
 
 _Generated {datetime.datetime.now().isoformat(timespec='seconds')} with {', '.join(f'{k} {v}' for k, v in versions.items())}._
 """
