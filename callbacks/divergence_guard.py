@@ -8,7 +8,7 @@ import warnings
 import keras
 from keras import ops
 
-from callbacks._summary import SummaryWriter, step_after_batch
+from callbacks._summary import StepCounter, SummaryWriter
 from callbacks.gradient_statistics import GradientStatistics
 from callbacks.learning_rate_logger import (
     applied_learning_rate,
@@ -181,6 +181,7 @@ class DivergenceGuard(keras.callbacks.Callback):
             )
         self.max_rollbacks = check_positive_integer("max_rollbacks", max_rollbacks)
         self._writer = SummaryWriter(log_dir)
+        self._steps = StepCounter()
         self.record = None
         self.rollbacks = []
 
@@ -191,7 +192,7 @@ class DivergenceGuard(keras.callbacks.Callback):
         self._reference_loss = None
         self._best_loss = math.inf
         self._snapshot = self._candidate = None
-        self._steps_before_epoch = 0
+        self._steps.start(self)
         self._rolled_back_this_epoch, self._steps_since_rollback = False, 0
         if self.rollback:
             # Built now, not at the first step, so that the first snapshot holds its slots.
@@ -215,14 +216,14 @@ class DivergenceGuard(keras.callbacks.Callback):
             )
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._steps_before_epoch = int(self.model.optimizer.iterations)
+        self._steps.begin_epoch()
         self._epoch = epoch
         self._rolled_back_this_epoch = False
 
     def on_train_batch_begin(self, batch, logs=None):
         # The loss of step t is computed at the weights step t begins from, so those are the
         # ones a healthy loss vouches for: copy them now, keep them if step t's loss is healthy.
-        step = self._steps_before_epoch + batch + 1
+        step = self._steps.first(batch)
         if self.rollback and self.record is None and (
             self._snapshot is None or step - 1 - self._snapshot[0] >= self.snapshot_every_n_steps
         ):
@@ -231,10 +232,10 @@ class DivergenceGuard(keras.callbacks.Callback):
             )
 
     def on_train_batch_end(self, batch, logs=None):
+        step = self._steps.last(self, batch)
         if self.record is not None or not logs or "loss" not in logs:
             return
         loss = float(logs["loss"])
-        step = step_after_batch(self, self._steps_before_epoch, batch)
         reason = self._divergence_reason(loss)
         if reason is None:
             self._steps_since_rollback += 1

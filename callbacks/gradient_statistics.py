@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 from keras import tree
 
-from callbacks._summary import SummaryWriter, logging_steps
+from callbacks._summary import StepCounter, SummaryWriter, logging_steps
 from optimizers._validation import check_positive, check_positive_integer
 
 
@@ -138,13 +138,14 @@ class GradientStatistics(keras.callbacks.Callback):
         self.latest = None
         self.alerts = []
         self._alerted = set()
-        self._steps_before_epoch = 0
+        self._steps = StepCounter()
         self._pending = None
 
     # Set-up: names, and the two compiled measurements.
 
     def on_train_begin(self, logs=None):
         self._writer.open()
+        self._steps.start(self)
         model = self.model
         self._variables = list(model.trainable_variables)
         self._names = [variable_name(model, v) for v in self._variables]
@@ -178,67 +179,57 @@ class GradientStatistics(keras.callbacks.Callback):
         # A variable the loss does not use has no gradient: its norm is 0.
         gradients = [tf.zeros_like(t) if g is None else g for g, t in zip(gradients, targets)]
         variable_gradients = gradients[: len(self._variables)]
-        output_gradients = gradients[len(self._variables):]
-        weights = [tf.identity(v) for v in self._variables]
         gradient_norms = _norms(variable_gradients)
-        return {
-            "gradients": variable_gradients,
-            "weights": weights,
+        norms = {
             "gradient_norms": gradient_norms,
-            "global_gradient_norm": tf.sqrt(tf.reduce_sum(tf.square(gradient_norms))),
-            "weight_norms": _norms(weights),
+            "global_gradient_norm": tf.sqrt(tf.reduce_sum(tf.square(gradient_norms)))[None],
             "activation_norms": _norms(outputs),
-            "output_gradient_norms": _norms(output_gradients),
+            "output_gradient_norms": _norms(gradients[len(self._variables):]),
         }
+        return variable_gradients, [tf.identity(v) for v in self._variables], norms
 
-    def _measure_after_step(self, weights_before, weight_norms_before):
+    def _measure_after_step(self, weights_before, norms):
         updates = [tf.cast(v, tf.float32) - tf.cast(w, tf.float32)
                    for v, w in zip(self._variables, weights_before)]
+        weight_norms = _norms(weights_before)
         update_norms = _norms(updates)
         ratios = tf.where(
-            weight_norms_before > 0,
-            update_norms / tf.where(weight_norms_before > 0, weight_norms_before, 1.0),
+            weight_norms > 0,
+            update_norms / tf.where(weight_norms > 0, weight_norms, 1.0),
             float("nan"),
         )
-        return updates, update_norms, ratios
+        norms = dict(norms, weight_norms=weight_norms, update_norms=update_norms,
+                     update_ratios=ratios)
+        # One vector, so that Python reads everything with one copy.
+        return updates, tf.concat([norms[key] for key in _PACKED], axis=0)
 
     # Per step.
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._steps_before_epoch = int(self.model.optimizer.iterations)
+        self._steps.begin_epoch()
 
     def _due(self, first, every):
         """Whether the group of steps that begins at `first` holds a logging step."""
         last = first + (getattr(self.model, "steps_per_execution", 1) or 1) - 1
         steps_per_epoch = (self.params or {}).get("steps")
         if steps_per_epoch:  # an epoch's last group can be shorter
-            last = min(last, self._steps_before_epoch + steps_per_epoch)
+            last = min(last, self._steps.before_epoch + steps_per_epoch)
         return every is not None and bool(logging_steps(first, last, every))
 
     def on_train_batch_begin(self, batch, logs=None):
-        step = self._steps_before_epoch + batch + 1
+        step = self._steps.first(batch)
         histograms = self._writer.enabled and self._due(step, self.histogram_every_n_steps)
         if histograms or self._due(step, self.log_every_n_steps):
-            self._pending = (step, histograms, self._measure_before(*self._probe))
+            self._pending = (step, histograms, *self._measure_before(*self._probe))
 
     def on_train_batch_end(self, batch, logs=None):
+        self._steps.last(self, batch)
         if self._pending is None:
             return
-        step, histograms_due, before = self._pending
+        step, histograms_due, gradients, weights, norms = self._pending
         self._pending = None
-        updates, update_norms, ratios = self._measure_after(
-            before["weights"], before["weight_norms"]
-        )
-        self.latest = latest = {
-            "step": step,
-            "global_gradient_norm": float(before["global_gradient_norm"]),
-            "gradient_norms": _named(self._names, before["gradient_norms"]),
-            "weight_norms": _named(self._names, before["weight_norms"]),
-            "update_norms": _named(self._names, update_norms),
-            "update_ratios": _named(self._names, ratios),
-            "activation_norms": _named(self._layer_names, before["activation_norms"]),
-            "output_gradient_norms": _named(self._layer_names, before["output_gradient_norms"]),
-        }
+        updates, packed = self._measure_after(weights, norms)
+        self.latest = latest = {"step": step, **self._unpack(packed.numpy())}
         latest["flags"] = self._flag(step, latest["gradient_norms"])
         if not self._writer.enabled:
             return
@@ -258,14 +249,25 @@ class GradientStatistics(keras.callbacks.Callback):
         histograms = {}
         if histograms_due:
             for group, tensors in (
-                ("gradients", before["gradients"]),
-                ("weights", before["weights"]),
+                ("gradients", gradients),
+                ("weights", weights),
                 ("updates", updates),
             ):
                 histograms.update(
                     {f"{group}/histogram/{name}": t for name, t in zip(self._names, tensors)}
                 )
         self._writer.write(step, scalars, histograms)
+
+    def _unpack(self, values):
+        """The packed vector as `{section: {name: float}}` (the global norm as a float)."""
+        values = [float(v) for v in values]
+        unpacked = {"global_gradient_norm": values[0]}
+        start = 1
+        for key in _PACKED[1:]:
+            names = self._layer_names if key in ("activation_norms", "output_gradient_norms") else self._names
+            unpacked[key] = dict(zip(names, values[start:start + len(names)]))
+            start += len(names)
+        return unpacked
 
     def _flag(self, step, gradient_norms):
         flags = {}
@@ -312,5 +314,8 @@ def _norms(tensors):
     return tf.stack([tf.norm(tf.cast(tf.reshape(t, [-1]), tf.float32)) for t in tensors])
 
 
-def _named(names, values):
-    return dict(zip(names, (float(v) for v in values.numpy())))
+# The order of the norms in the vector `_measure_after_step` returns.
+_PACKED = (
+    "global_gradient_norm", "gradient_norms", "weight_norms", "update_norms", "update_ratios",
+    "activation_norms", "output_gradient_norms",
+)  # fmt: skip
