@@ -9,36 +9,57 @@ TensorBoard reads every event file of a directory as one run.
 
 How: each write builds one `Summary` protobuf with TensorBoard's own constructors (`scalar_pb`,
 `histogram_pb`, `text_pb`: the tags, plugin metadata and tensor layout `tf.summary.scalar`,
-`histogram` and `text` write) and hands it, as an `Event` with its step, to TensorBoard's own
-`EventFileWriter` (the writer behind `tensorboard.summary.Writer` and PyTorch's
-`SummaryWriter`), which writes it from a background thread. No TensorFlow op runs, so:
-- a write costs ~30 us per event plus ~10 us per scalar and ~1 ms per histogram of 16k values,
-  against ~0.3 ms per eager `tf.summary.scalar` and ~5 ms per eager `tf.summary.histogram`
-  (2-core CPU), and seconds of tracing to compile them in a `tf.function`;
+`histogram` and `text` write), wraps it in an `Event` with its step, and appends it to the
+event file, which is a TFRecord file of `Event`s, with `tf.io.TFRecordWriter` (C++ framing and
+checksums, no TensorFlow op, no thread). Measured on a 2-core CPU:
+- ~20 us per event plus ~10 us per scalar and ~1 ms per histogram of 16k values, against
+  0.15-0.4 ms per eager `tf.summary` op (one per scalar; ~5 ms per histogram), seconds of
+  tracing to compile them in a `tf.function`, and a pure-Python checksum of ~16 us per 100
+  bytes in a GIL-holding thread for TensorBoard's TF-free `EventFileWriter`;
 - Keras's `tf.summary` state (the default writer and the `record_if` it installs when
   `update_freq` is a number) neither affects our writes nor is affected by them.
 """
 
+import itertools
 import os
+import socket
 import time
 
 import numpy as np
+import tensorflow as tf
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.plugins.histogram.summary_v2 import histogram_pb
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.plugins.text.summary_v2 import text_pb
-from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 TRAIN = "train"
 VALIDATION = "validation"
 
-_open_writers = {}  # absolute directory -> _SharedWriter
+_open_writers = {}  # absolute directory -> _EventFile
+_file_numbers = itertools.count()
 
 
-class _SharedWriter:
+class _EventFile:
+    """An event file (TensorBoard reads any file whose name holds "tfevents") and its users."""
+
     def __init__(self, directory):
-        self.writer = EventFileWriter(directory, max_queue_size=100, flush_secs=30)
+        os.makedirs(directory, exist_ok=True)
+        name = (
+            f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
+            f"{os.getpid()}.{next(_file_numbers)}.callbacks.v2"
+        )
+        self.records = tf.io.TFRecordWriter(os.path.join(directory, name))
+        self.add(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
         self.users = 0
+
+    def add(self, event):
+        self.records.write(event.SerializeToString())
+
+    def flush(self):
+        self.records.flush()
+
+    def close(self):
+        self.records.close()
 
 
 def logging_steps(first, last, every_n_steps):
@@ -116,7 +137,7 @@ class SummaryWriter:
             return
         shared = _open_writers.get(self.directory)
         if shared is None:
-            shared = _open_writers[self.directory] = _SharedWriter(self.directory)
+            shared = _open_writers[self.directory] = _EventFile(self.directory)
         shared.users += 1
         self._shared = shared
 
@@ -126,15 +147,15 @@ class SummaryWriter:
         if shared is None:
             return
         shared.users -= 1
-        shared.writer.flush()
+        shared.flush()
         if shared.users == 0:
-            shared.writer.close()
+            shared.close()
             if _open_writers.get(self.directory) is shared:
                 del _open_writers[self.directory]
 
     def flush(self):
         if self._shared is not None:
-            self._shared.writer.flush()
+            self._shared.flush()
 
     def write(self, step, scalars=None, histograms=None):
         """Writes `{tag: float}` scalars and `{tag: array}` histograms at `step`, as one event.
@@ -158,4 +179,4 @@ class SummaryWriter:
 
     def _write(self, step, summary):
         event = event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary)
-        self._shared.writer.add_event(event)
+        self._shared.add(event)

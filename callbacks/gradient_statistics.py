@@ -76,10 +76,10 @@ class GradientStatistics(keras.callbacks.Callback):
     `self.alerts` (a list of dicts).
 
     Cost per logged step: one forward and backward pass on the probe batch (about one training
-    step on a batch of the same size), a copy of the weights, and one summary write (~2 ms for
-    the ~40 scalars of a 3-layer MLP); histograms add ~1 ms per 16k values. The two measuring
-    functions are traced once per `fit` (~1 s). The defaults keep a 64-128-128-10 MLP with
-    32-example batches at a few percent of training time (benchmarks/callback_cost.py).
+    step on a batch of the same size), a copy of the weights and one summary write: ~2.5 ms in
+    all for a 64-128-128-10 MLP and a 32-example probe on 2 CPU cores; histograms add ~1 ms
+    per 16k values. The two measuring functions are traced once per `fit` (~0.2 s). At the
+    defaults this is ~1-2% of that MLP's training time (benchmarks/callback_cost.py).
 
     Assumes one batch is one optimizer step. With `steps_per_execution=k` Keras calls the
     hooks once per group of k steps: a group that holds a logging step is measured at its first
@@ -90,8 +90,8 @@ class GradientStatistics(keras.callbacks.Callback):
             size is a good choice).
         log_dir: The run directory shared with `keras.callbacks.TensorBoard`, or None to keep
             only `self.latest`.
-        log_every_n_steps: int > 0. Defaults to `100`.
-        histogram_every_n_steps: int > 0, or None for no histograms. Defaults to `1000`.
+        log_every_n_steps: int > 0. Defaults to `200`.
+        histogram_every_n_steps: int > 0, or None for no histograms. Defaults to `2000`.
         vanishing_threshold: float > 0 or None. Defaults to `1e-7`.
         exploding_threshold: float > 0 or None. Defaults to `1e3`.
     """
@@ -100,8 +100,8 @@ class GradientStatistics(keras.callbacks.Callback):
         self,
         probe_data,
         log_dir=None,
-        log_every_n_steps=100,
-        histogram_every_n_steps=1000,
+        log_every_n_steps=200,
+        histogram_every_n_steps=2000,
         vanishing_threshold=1e-7,
         exploding_threshold=1e3,
     ):

@@ -118,21 +118,23 @@ class OptimizerStateStatistics(keras.callbacks.Callback):
     The latest values are in `self.latest`: `{"step", "learning_rate", "quantiles",
     "median_by_variable", "momentum_norms"}`.
 
-    Cost per logged step: one read of every slot variable and a few numpy passes over all
-    parameters (~1 ms for 30k parameters), one summary write.
+    Cost per logged step: one compiled read of all optimizer variables, a few float64 numpy
+    passes over all parameters and one summary write: ~3 ms for 30k parameters on 2 CPU
+    cores, ~1-2% of a digits MLP's training time at the defaults
+    (benchmarks/callback_cost.py).
 
     Args:
         log_dir: The run directory shared with `keras.callbacks.TensorBoard`, or None.
-        log_every_n_steps: int > 0. Defaults to `100`.
-        histogram_every_n_steps: int > 0, or None for no histograms. Defaults to `1000`.
+        log_every_n_steps: int > 0. Defaults to `200`.
+        histogram_every_n_steps: int > 0, or None for no histograms. Defaults to `2000`.
         quantiles: non-empty sequence of numbers in [0, 1]. Defaults to `(0.05, 0.5, 0.95)`.
     """
 
     def __init__(
         self,
         log_dir=None,
-        log_every_n_steps=100,
-        histogram_every_n_steps=1000,
+        log_every_n_steps=200,
+        histogram_every_n_steps=2000,
         quantiles=(0.05, 0.5, 0.95),
     ):
         super().__init__()
