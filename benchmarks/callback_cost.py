@@ -174,9 +174,7 @@ def main(argv=None):
             for name in order:
                 log_dir = os.path.join(root, f"{repeat}-{len(timings.get(name, []))}-{name}")
                 callbacks = configs[name](log_dir)
-                timings.setdefault(name, []).append(
-                    train(x, y, callbacks, args.epochs, args.steps_per_execution)
-                )
+                timings.setdefault(name, []).append(train(x, y, callbacks, args.epochs, args.steps_per_execution))
 
     def median(name, value):
         return statistics.median(value(run, base) for run, base in zip(timings[name], timings["none"]))
@@ -195,10 +193,7 @@ def main(argv=None):
         overheads[name] = median(name, lambda run, base: run[1] / (run[0] - run[1]))
         end_to_end = median(name, lambda run, base: run[0] / base[0] - 1.0)
         first = statistics.median(run[2] for run in timings[name])
-        print(
-            f"{name:<28}{epoch:>9.4f}{1e3 * hooks:>15.2f}{overheads[name]:>+10.1%}"
-            f"{end_to_end:>+12.1%}{first:>15.2f}"
-        )
+        print(f"{name:<28}{epoch:>9.4f}{1e3 * hooks:>15.2f}{overheads[name]:>+10.1%}{end_to_end:>+12.1%}{first:>15.2f}")
     total = overheads["all (no rollback)"]
     verdict = "yes" if total < TARGET else "NO"
     print(f"all together under {TARGET:.0%} of training time: {verdict} ({total:+.1%})")

@@ -123,9 +123,7 @@ class SummaryWriter:
     """
 
     def __init__(self, log_dir, subdirectory=TRAIN):
-        self.directory = None if log_dir is None else os.path.abspath(
-            os.path.join(os.fspath(log_dir), subdirectory)
-        )
+        self.directory = None if log_dir is None else os.path.abspath(os.path.join(os.fspath(log_dir), subdirectory))
         self._shared = None
 
     @property

@@ -34,9 +34,7 @@ class ScaledLearningRate(keras.optimizers.schedules.LearningRateSchedule):
 
     def __init__(self, schedule, multiplier=1.0):
         self.schedule = schedule
-        self.multiplier = keras.Variable(
-            multiplier, dtype="float32", trainable=False, name="learning_rate_multiplier"
-        )
+        self.multiplier = keras.Variable(multiplier, dtype="float32", trainable=False, name="learning_rate_multiplier")
 
     def __call__(self, step):
         value = self.schedule(step)
@@ -157,22 +155,17 @@ class DivergenceGuard(keras.callbacks.Callback):
             self.max_loss_ratio = check_positive("max_loss_ratio", max_loss_ratio)
             if not self.max_loss_ratio > 1.0:
                 raise ValueError(
-                    "Argument `max_loss_ratio` must be > 1 or None. "
-                    f"Received: max_loss_ratio={max_loss_ratio!r}"
+                    f"Argument `max_loss_ratio` must be > 1 or None. Received: max_loss_ratio={max_loss_ratio!r}"
                 )
         self.reference = check_choice("reference", reference, REFERENCES)
-        if gradient_statistics is not None and not isinstance(
-            gradient_statistics, GradientStatistics
-        ):
+        if gradient_statistics is not None and not isinstance(gradient_statistics, GradientStatistics):
             raise ValueError(
                 "Argument `gradient_statistics` must be a GradientStatistics callback or None. "
                 f"Received: gradient_statistics={gradient_statistics!r}"
             )
         self.gradient_statistics = gradient_statistics
         self.rollback = check_bool("rollback", rollback)
-        self.snapshot_every_n_steps = check_positive_integer(
-            "snapshot_every_n_steps", snapshot_every_n_steps
-        )
+        self.snapshot_every_n_steps = check_positive_integer("snapshot_every_n_steps", snapshot_every_n_steps)
         self.learning_rate_factor = check_positive("learning_rate_factor", learning_rate_factor)
         if not self.learning_rate_factor < 1.0:
             raise ValueError(
@@ -224,12 +217,12 @@ class DivergenceGuard(keras.callbacks.Callback):
         # The loss of step t is computed at the weights step t begins from, so those are the
         # ones a healthy loss vouches for: copy them now, keep them if step t's loss is healthy.
         step = self._steps.first(batch)
-        if self.rollback and self.record is None and (
-            self._snapshot is None or step - 1 - self._snapshot[0] >= self.snapshot_every_n_steps
+        if (
+            self.rollback
+            and self.record is None
+            and (self._snapshot is None or step - 1 - self._snapshot[0] >= self.snapshot_every_n_steps)
         ):
-            self._candidate = (
-                step - 1, [(v, v.numpy().copy()) for v in self._rolled_back_variables()]
-            )
+            self._candidate = (step - 1, [(v, v.numpy().copy()) for v in self._rolled_back_variables()])
 
     def on_train_batch_end(self, batch, logs=None):
         step = self._steps.last(self, batch)
@@ -267,10 +260,7 @@ class DivergenceGuard(keras.callbacks.Callback):
     def _describe(self, reason, step, batch, loss):
         reference = self._reference_loss if self.reference == "initial" else self._best_loss
         if reason == "loss_growth":
-            what = (
-                f"loss {loss:.4g} > max_loss_ratio={self.max_loss_ratio:g} x {self.reference} "
-                f"loss {reference:.4g}"
-            )
+            what = f"loss {loss:.4g} > max_loss_ratio={self.max_loss_ratio:g} x {self.reference} loss {reference:.4g}"
         else:
             what = f"loss is {loss}"
         gradient_norm = gradient_norm_step = None
@@ -309,7 +299,7 @@ class DivergenceGuard(keras.callbacks.Callback):
             os.makedirs(self.log_dir, exist_ok=True)
             write_json_atomic(os.path.join(self.log_dir, name), data)
         except OSError as error:  # a full disk must not turn a recorded divergence into a crash
-            warnings.warn(f"DivergenceGuard could not write {name}: {error}", RuntimeWarning)
+            warnings.warn(f"DivergenceGuard could not write {name}: {error}", RuntimeWarning, stacklevel=2)
 
     # Rollback.
 

@@ -15,7 +15,7 @@ def variable_name(model, variable):
     """`dense_1/kernel`: the variable's path without the model's name in front."""
     prefix = model.name + "/"
     path = variable.path
-    return path[len(prefix):] if path.startswith(prefix) else path
+    return path[len(prefix) :] if path.startswith(prefix) else path
 
 
 class GradientStatistics(keras.callbacks.Callback):
@@ -115,9 +115,7 @@ class GradientStatistics(keras.callbacks.Callback):
         self.log_every_n_steps = check_positive_integer("log_every_n_steps", log_every_n_steps)
         self.histogram_every_n_steps = None
         if histogram_every_n_steps is not None:
-            self.histogram_every_n_steps = check_positive_integer(
-                "histogram_every_n_steps", histogram_every_n_steps
-            )
+            self.histogram_every_n_steps = check_positive_integer("histogram_every_n_steps", histogram_every_n_steps)
         self.vanishing_threshold = None
         if vanishing_threshold is not None:
             self.vanishing_threshold = check_positive("vanishing_threshold", vanishing_threshold)
@@ -171,9 +169,7 @@ class GradientStatistics(keras.callbacks.Callback):
                         outputs.append(y_pred)
                 else:
                     y_pred = model(x, training=True)
-                loss = model.compute_loss(
-                    x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
-                )
+                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
             targets = [*self._variables, *outputs]
             gradients = tape.gradient(loss, targets)
         # A variable the loss does not use has no gradient: its norm is 0.
@@ -184,13 +180,12 @@ class GradientStatistics(keras.callbacks.Callback):
             "gradient_norms": gradient_norms,
             "global_gradient_norm": tf.sqrt(tf.reduce_sum(tf.square(gradient_norms)))[None],
             "activation_norms": _norms(outputs),
-            "output_gradient_norms": _norms(gradients[len(self._variables):]),
+            "output_gradient_norms": _norms(gradients[len(self._variables) :]),
         }
         return variable_gradients, [tf.identity(v) for v in self._variables], norms
 
     def _measure_after_step(self, weights_before, norms):
-        updates = [tf.cast(v, tf.float32) - tf.cast(w, tf.float32)
-                   for v, w in zip(self._variables, weights_before)]
+        updates = [tf.cast(v, tf.float32) - tf.cast(w, tf.float32) for v, w in zip(self._variables, weights_before)]
         weight_norms = _norms(weights_before)
         update_norms = _norms(updates)
         ratios = tf.where(
@@ -198,8 +193,7 @@ class GradientStatistics(keras.callbacks.Callback):
             update_norms / tf.where(weight_norms > 0, weight_norms, 1.0),
             float("nan"),
         )
-        norms = dict(norms, weight_norms=weight_norms, update_norms=update_norms,
-                     update_ratios=ratios)
+        norms = dict(norms, weight_norms=weight_norms, update_norms=update_norms, update_ratios=ratios)
         # One vector, so that Python reads everything with one copy.
         return updates, tf.concat([norms[key] for key in _PACKED], axis=0)
 
@@ -253,9 +247,7 @@ class GradientStatistics(keras.callbacks.Callback):
                 ("weights", weights),
                 ("updates", updates),
             ):
-                histograms.update(
-                    {f"{group}/histogram/{name}": t for name, t in zip(self._names, tensors)}
-                )
+                histograms.update({f"{group}/histogram/{name}": t for name, t in zip(self._names, tensors)})
         self._writer.write(step, scalars, histograms)
 
     def _unpack(self, values):
@@ -265,16 +257,14 @@ class GradientStatistics(keras.callbacks.Callback):
         start = 1
         for key in _PACKED[1:]:
             names = self._layer_names if key in ("activation_norms", "output_gradient_norms") else self._names
-            unpacked[key] = dict(zip(names, values[start:start + len(names)]))
+            unpacked[key] = dict(zip(names, values[start : start + len(names)]))
             start += len(names)
         return unpacked
 
     def _flag(self, step, gradient_norms):
         flags = {}
         for name, norm in gradient_norms.items():
-            if not math.isfinite(norm) or (
-                self.exploding_threshold is not None and norm > self.exploding_threshold
-            ):
+            if not math.isfinite(norm) or (self.exploding_threshold is not None and norm > self.exploding_threshold):
                 kind, threshold = "exploding", self.exploding_threshold
             elif self.vanishing_threshold is not None and norm < self.vanishing_threshold:
                 kind, threshold = "vanishing", self.vanishing_threshold
@@ -293,8 +283,7 @@ class GradientStatistics(keras.callbacks.Callback):
             f"norm {norm:.3g} {relation} {kind}_threshold={threshold!r} (on the probe batch)."
         )
         self.alerts.append(
-            {"step": step, "variable": name, "kind": kind, "gradient_norm": norm,
-             "threshold": threshold}
+            {"step": step, "variable": name, "kind": kind, "gradient_norm": norm, "threshold": threshold}
         )
         warnings.warn(message, RuntimeWarning, stacklevel=2)
         self._writer.text(step, "gradients/alerts", message)

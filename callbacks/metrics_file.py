@@ -126,10 +126,7 @@ def _plain(value):
 
 
 def _finite_or_none(row):
-    return {
-        key: None if isinstance(value, float) and not math.isfinite(value) else value
-        for key, value in row.items()
-    }
+    return {key: None if isinstance(value, float) and not math.isfinite(value) else value for key, value in row.items()}
 
 
 def _drop_partial_last_line(path):

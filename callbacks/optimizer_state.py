@@ -45,10 +45,7 @@ def effective_learning_rates(optimizer, learning_rate, step, read=np.asarray):
     epsilon = getattr(optimizer, "epsilon", None)
     if isinstance(optimizer, (optimizers.Adagrad, keras.optimizers.Adagrad)):
         inside = getattr(optimizer, "epsilon_inside_sqrt", True)
-        return [
-            learning_rate / _denominator(np.float64(read(a)), epsilon, inside)
-            for a in optimizer._accumulators
-        ]
+        return [learning_rate / _denominator(np.float64(read(a)), epsilon, inside) for a in optimizer._accumulators]
     if isinstance(optimizer, (optimizers.RMSprop, keras.optimizers.RMSprop)):
         inside = getattr(optimizer, "epsilon_inside_sqrt", True)
         rates = []
@@ -141,9 +138,7 @@ class OptimizerStateStatistics(keras.callbacks.Callback):
         self.log_every_n_steps = check_positive_integer("log_every_n_steps", log_every_n_steps)
         self.histogram_every_n_steps = None
         if histogram_every_n_steps is not None:
-            self.histogram_every_n_steps = check_positive_integer(
-                "histogram_every_n_steps", histogram_every_n_steps
-            )
+            self.histogram_every_n_steps = check_positive_integer("histogram_every_n_steps", histogram_every_n_steps)
         if not isinstance(quantiles, (tuple, list)) or not quantiles:
             raise ValueError(
                 "Argument `quantiles` must be a non-empty sequence of numbers in [0, 1]. "
@@ -171,9 +166,7 @@ class OptimizerStateStatistics(keras.callbacks.Callback):
         0.02-0.3 ms each); returns `read(variable) -> numpy array`."""
         variables = base_optimizer(self.model.optimizer).variables
         if self._read_slots is None:
-            self._read_slots = tf.function(
-                lambda: [tf.identity(v) for v in variables], autograph=False
-            )
+            self._read_slots = tf.function(lambda: [tf.identity(v) for v in variables], autograph=False)
         values = {id(v): t.numpy() for v, t in zip(variables, self._read_slots())}
         return lambda variable: values[id(variable)]
 
@@ -212,9 +205,7 @@ class OptimizerStateStatistics(keras.callbacks.Callback):
         if rates is not None:
             every = np.concatenate([r.reshape(-1) for r in rates])
             latest["quantiles"] = dict(zip(self.quantiles, np.quantile(every, self.quantiles)))
-            latest["median_by_variable"] = {
-                name: float(np.median(r)) for name, r in zip(names, rates)
-            }
+            latest["median_by_variable"] = {name: float(np.median(r)) for name, r in zip(names, rates)}
             for q, value in latest["quantiles"].items():
                 scalars[f"effective_learning_rate/p{q * 100:g}"] = value
             for name, value in latest["median_by_variable"].items():
@@ -226,9 +217,7 @@ class OptimizerStateStatistics(keras.callbacks.Callback):
                         for name, r in zip(names, rates)
                     }
         base = base_optimizer(optimizer)
-        if isinstance(base, (optimizers.Adam, keras.optimizers.Adam)) and getattr(
-            base, "bias_correction", True
-        ):
+        if isinstance(base, (optimizers.Adam, keras.optimizers.Adam)) and getattr(base, "bias_correction", True):
             scalars["optimizer/adam_bias_correction_m"] = 1.0 / (1.0 - base.beta_1**step)
             scalars["optimizer/adam_bias_correction_v"] = 1.0 / (1.0 - base.beta_2**step)
         self._writer.write(step, scalars, histograms)

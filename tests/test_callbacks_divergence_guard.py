@@ -17,12 +17,10 @@ from callbacks.gradient_statistics import GradientStatistics
 def linear_regression(learning_rate, epochs=5, callbacks=(), steps_per_execution=1):
     x, y = small_regression(n=32)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="mse",
-                  steps_per_execution=steps_per_execution)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="mse", steps_per_execution=steps_per_execution)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = model.fit(x, y, batch_size=8, epochs=epochs, shuffle=False, verbose=0,
-                            callbacks=list(callbacks))
+        history = model.fit(x, y, batch_size=8, epochs=epochs, shuffle=False, verbose=0, callbacks=list(callbacks))
     messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     return model, history, messages
 
@@ -45,8 +43,9 @@ def test_a_huge_learning_rate_is_stopped_and_recorded(tmp_path):
     assert [m for m in messages if m.startswith("Diverged")] == [record["message"] + " Training stopped."]
 
     on_disk = json.loads((tmp_path / "divergence.json").read_text())
-    assert on_disk == {k: (v if not (isinstance(v, float) and not math.isfinite(v)) else None)
-                       for k, v in record.items()}
+    assert on_disk == {
+        k: (v if not (isinstance(v, float) and not math.isfinite(v)) else None) for k, v in record.items()
+    }
     run = read_run(tmp_path)
     assert scalars(run, "divergence/diverged") == {record["step"]: 1.0}
     assert texts(run, "divergence/reason") == {record["step"]: record["message"]}
@@ -126,8 +125,9 @@ def test_an_epoch_that_ends_on_a_rollback_reports_nan_not_the_reset_zero(losses,
 
 
 def test_rollback_restores_the_last_good_state_lowers_the_rate_and_goes_on(tmp_path):
-    guard = DivergenceGuard(tmp_path, rollback=True, snapshot_every_n_steps=2,
-                            learning_rate_factor=0.01, max_rollbacks=3)
+    guard = DivergenceGuard(
+        tmp_path, rollback=True, snapshot_every_n_steps=2, learning_rate_factor=0.01, max_rollbacks=3
+    )
     model, history, messages = linear_regression(1e3, epochs=8, callbacks=[guard])
 
     assert guard.record is None and len(history.history["loss"]) == 8  # recovered, ran on
@@ -171,8 +171,7 @@ def test_rollback_restores_exactly_the_weights_and_momentum_of_the_restored_step
     recorder = StateRecorder()  # after the guard: sees the restored state
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
-                  callbacks=[guard, recorder])
+        model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0, callbacks=[guard, recorder])
     rollback = guard.rollbacks[0]
     restored = recorder.after_hooks[rollback["step"]]
     # The snapshot is the state step `restored_step + 1` began from, the last one a healthy

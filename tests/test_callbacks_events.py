@@ -5,7 +5,6 @@ import os
 
 import keras
 import numpy as np
-import pytest
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 

@@ -32,8 +32,7 @@ def test_logged_norms_match_gradient_tape_and_numpy(tmp_path):
     model = small_model(learning_rate=0.1)
     recorder = WeightRecorder()
     statistics = GradientStatistics(probe, tmp_path, log_every_n_steps=3, histogram_every_n_steps=3)
-    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0,
-              callbacks=[recorder, statistics])
+    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=[recorder, statistics])
 
     run = read_run(tmp_path)
     names = ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"]
@@ -55,9 +54,7 @@ def test_logged_norms_match_gradient_tape_and_numpy(tmp_path):
                 assert scalars(run, tag)[step] == pytest.approx(value, rel=1e-5, abs=1e-7), tag
             ratio = scalars(run, f"updates/ratio/{name}")[step]
             if np.linalg.norm(before) > 0:
-                assert ratio == pytest.approx(
-                    np.linalg.norm(after - before) / np.linalg.norm(before), rel=1e-5
-                )
+                assert ratio == pytest.approx(np.linalg.norm(after - before) / np.linalg.norm(before), rel=1e-5)
             else:  # the zero-initialized biases at step 1
                 assert np.isnan(ratio)
             histogram = series(run, f"gradients/histogram/{name}")[step]
@@ -139,9 +136,7 @@ def test_vanishing_gradients_are_flagged(tmp_path):
 
 
 def test_a_well_scaled_network_raises_no_flag(tmp_path):
-    _, latest, alerts = fit_deep_linear(
-        1.0, tmp_path, vanishing_threshold=0.05, exploding_threshold=10.0
-    )
+    _, latest, alerts = fit_deep_linear(1.0, tmp_path, vanishing_threshold=0.05, exploding_threshold=10.0)
     norms = latest["gradient_norms"].values()
     assert 0.05 < min(norms) <= max(norms) < 10.0
     assert latest["flags"] == {} and alerts == []
@@ -168,8 +163,7 @@ def test_probing_leaves_training_exactly_as_without_it():
     for callbacks in ([], [GradientStatistics((x[:8], y[:8]), log_every_n_steps=1)]):
         keras.utils.set_random_seed(1)
         model = batch_norm_dropout_model()
-        history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0,
-                            callbacks=callbacks)
+        history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=callbacks)
         runs.append((model.get_weights(), history.history["loss"]))
     (weights, losses), (probed_weights, probed_losses) = runs
     assert losses == probed_losses  # the metrics were not touched either
@@ -214,18 +208,13 @@ def test_groups_of_steps_are_measured_at_their_first_step(tmp_path):
     statistics = GradientStatistics((x, y), tmp_path, log_every_n_steps=3)
     # 4 steps per epoch, groups 1-3, 4 | 5-7, 8: logging steps 1, 3 fall in the group that
     # begins at 1 and step 6 in the one that begins at 5.
-    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0,
-              callbacks=[recorder, statistics])
+    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=[recorder, statistics])
     run = read_run(tmp_path)
     assert sorted(scalars(run, "gradients/global_norm")) == [1, 5]
     model.set_weights(recorder.before[5])
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.square(model(x) - y))
     gradient = tape.gradient(loss, model.trainable_variables)[0].numpy()
-    assert scalars(run, "gradients/norm/dense/kernel")[5] == pytest.approx(
-        np.linalg.norm(gradient), rel=1e-5
-    )
+    assert scalars(run, "gradients/norm/dense/kernel")[5] == pytest.approx(np.linalg.norm(gradient), rel=1e-5)
     group_update = recorder.after[7][0] - recorder.before[5][0]  # the group's three steps
-    assert scalars(run, "updates/norm/dense/kernel")[5] == pytest.approx(
-        np.linalg.norm(group_update), rel=1e-5
-    )
+    assert scalars(run, "updates/norm/dense/kernel")[5] == pytest.approx(np.linalg.norm(group_update), rel=1e-5)

@@ -46,12 +46,9 @@ class SetRateAtStep(keras.callbacks.Callback):
 
 
 def fit(learning_rate, callbacks, epochs=7):
-    model = keras.Sequential(
-        [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")]
-    )
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="mse")
-    history = model.fit(X, Y, batch_size=len(X), epochs=epochs, shuffle=False, verbose=0,
-                        callbacks=callbacks)
+    history = model.fit(X, Y, batch_size=len(X), epochs=epochs, shuffle=False, verbose=0, callbacks=callbacks)
     return model, history
 
 
@@ -140,8 +137,9 @@ def test_groups_of_steps_log_every_logging_step_they_hold(tmp_path):
     # Keras calls the batch hooks once per 3 steps: groups 1-3, 4-6, 7-8 in each 8-step epoch.
     model.compile(optimizer=keras.optimizers.SGD(schedule), loss="mse", steps_per_execution=3)
     x, y = np.repeat(X, 2, axis=0), np.repeat(Y, 2, axis=0)
-    history = model.fit(x, y, batch_size=1, epochs=2, verbose=0,
-                        callbacks=[LearningRateLogger(tmp_path, log_every_n_steps=2)])
+    history = model.fit(
+        x, y, batch_size=1, epochs=2, verbose=0, callbacks=[LearningRateLogger(tmp_path, log_every_n_steps=2)]
+    )
     logged = scalars(read_run(tmp_path), STEP_TAG)
     assert logged == {s: pytest.approx(0.1 * 0.9 ** (s - 1), rel=1e-6) for s in [1, *range(2, 17, 2)]}
     assert history.history["learning_rate"] == pytest.approx([0.1 * 0.9**7, 0.1 * 0.9**15])

@@ -36,8 +36,17 @@ class RowCounter(keras.callbacks.Callback):
 
 def fit(model, callbacks, epochs=3, initial_epoch=0, **kwargs):
     x, y = small_regression()
-    return model.fit(x, y, batch_size=4, epochs=epochs, initial_epoch=initial_epoch,
-                     shuffle=False, verbose=0, callbacks=callbacks, **kwargs)
+    return model.fit(
+        x,
+        y,
+        batch_size=4,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        shuffle=False,
+        verbose=0,
+        callbacks=callbacks,
+        **kwargs,
+    )
 
 
 def test_jsonl_has_one_row_per_epoch_on_disk_as_it_ends(tmp_path):
@@ -56,8 +65,9 @@ def test_jsonl_has_one_row_per_epoch_on_disk_as_it_ends(tmp_path):
 def test_csv_rows_and_a_header_widened_for_late_keys(tmp_path):
     path = tmp_path / "metrics.csv"
     x, y = small_regression()
-    history = fit(small_model(), [MetricsFile(path)], epochs=4, validation_data=(x, y),
-                  validation_freq=2)  # val_loss appears from the second epoch on
+    history = fit(
+        small_model(), [MetricsFile(path)], epochs=4, validation_data=(x, y), validation_freq=2
+    )  # val_loss appears from the second epoch on
     rows = read_csv(path)
     assert [int(row["epoch"]) for row in rows] == [0, 1, 2, 3]
     assert [float(row["loss"]) for row in rows] == pytest.approx(history.history["loss"])
@@ -88,8 +98,7 @@ def test_a_diverged_epoch_is_a_row_with_null_loss(tmp_path):
     path = tmp_path / "m.jsonl"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        history = fit(small_model(1e4), [DivergenceGuard(max_loss_ratio=None),
-                                         MetricsFile(path)], epochs=50)
+        history = fit(small_model(1e4), [DivergenceGuard(max_loss_ratio=None), MetricsFile(path)], epochs=50)
     rows = read_jsonl(path)
     assert len(rows) == len(history.history["loss"]) < 50
     assert not math.isfinite(history.history["loss"][-1]) and rows[-1]["loss"] is None

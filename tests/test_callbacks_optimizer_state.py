@@ -38,14 +38,14 @@ def train(optimizer, log_dir, **kwargs):
     model.compile(optimizer=optimizer, loss="mse")
     recorder = GradientRecorder(x, y)
     statistics = OptimizerStateStatistics(log_dir, log_every_n_steps=1, **kwargs)
-    model.fit(x, y, batch_size=16, epochs=STEPS, shuffle=False, verbose=0,
-              callbacks=[recorder, statistics])
+    model.fit(x, y, batch_size=16, epochs=STEPS, shuffle=False, verbose=0, callbacks=[recorder, statistics])
     return recorder.gradients, statistics
 
 
 def adagrad(gradients, initial=0.1, eps=1e-7, inside=True):
-    accumulators = [np.full_like(g, initial) + sum(step[i] ** 2 for step in gradients)
-                    for i, g in enumerate(gradients[0])]
+    accumulators = [
+        np.full_like(g, initial) + sum(step[i] ** 2 for step in gradients) for i, g in enumerate(gradients[0])
+    ]
     if inside:
         return [LR / np.sqrt(a + eps) for a in accumulators]
     return [LR / (np.sqrt(a) + eps) for a in accumulators]
@@ -93,14 +93,10 @@ CASES = {
         lambda: optimizers.RMSprop(LR, epsilon_inside_sqrt=False),
         lambda g: rmsprop(g, inside=False),
     ),
-    "rmsprop_centered": (
-        lambda: optimizers.RMSprop(LR, centered=True), lambda g: rmsprop(g, centered=True)
-    ),
+    "rmsprop_centered": (lambda: optimizers.RMSprop(LR, centered=True), lambda g: rmsprop(g, centered=True)),
     "keras_rmsprop": (lambda: keras.optimizers.RMSprop(LR), rmsprop),
     "adam": (lambda: optimizers.Adam(LR), adam),
-    "adam_notes": (
-        lambda: optimizers.Adam(LR, epsilon_inside_sqrt=True), lambda g: adam(g, inside=True)
-    ),
+    "adam_notes": (lambda: optimizers.Adam(LR, epsilon_inside_sqrt=True), lambda g: adam(g, inside=True)),
     "adam_no_bias_correction": (
         lambda: optimizers.Adam(LR, bias_correction=False),
         lambda g: adam(g, bias_correction=False),
