@@ -56,9 +56,10 @@ class GradientStatistics(keras.callbacks.Callback):
 
     In a deep linear network with `W_l = c * I`, `a_l = c**l * x` grows (c > 1) or shrinks
     (c < 1) by c per layer toward the output, `d loss / d a_l = c**(L - l) * d loss / d a_L` by
-    c per layer toward the input, and the weight gradients `d loss / d a_l @ a_{l-1}^T` are the
-    same for every layer: `c**(L - 1)` times the shallow network's, all exploding or vanishing
-    together as the depth L grows.
+    c per layer toward the input, and the two cancel in the weight gradients:
+    `d loss / d W_l = d loss / d a_l @ a_{l-1}^T = c**(L - 1) * d loss / d a_L @ x^T` is the
+    same for every layer. The weight gradients explode or vanish together as the depth L
+    grows; layer by layer, it shows in the activations and the backpropagated gradients.
 
     Alerts: at each logged step, a variable whose gradient norm is below
     `vanishing_threshold` or above `exploding_threshold` (or not finite) is flagged. The first
