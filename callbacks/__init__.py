@@ -8,7 +8,7 @@ __all__ = []
 # Visibility: TensorBoard summaries, the divergence guard, the metrics file (issue 4).
 # Order them as listed: learning-rate setters, LearningRateLogger, GradientStatistics,
 # OptimizerStateStatistics, DivergenceGuard, MetricsFile, then keras.callbacks.TensorBoard.
-from callbacks.divergence_guard import DivergenceGuard, ScaledLearningRate  # noqa: E402
+from callbacks.divergence_guard import DivergenceGuard  # noqa: E402
 from callbacks.gradient_statistics import GradientStatistics  # noqa: E402
 from callbacks.learning_rate_logger import LearningRateLogger  # noqa: E402
 from callbacks.metrics_file import MetricsFile  # noqa: E402
@@ -19,7 +19,6 @@ __all__ += [
     "GradientStatistics",
     "OptimizerStateStatistics",
     "DivergenceGuard",
-    "ScaledLearningRate",
     "MetricsFile",
 ]
 

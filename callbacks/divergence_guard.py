@@ -6,15 +6,11 @@ import os
 import warnings
 
 import keras
-from keras import ops
 
 from callbacks._summary import StepCounter, SummaryWriter
 from callbacks.gradient_statistics import GradientStatistics
-from callbacks.learning_rate_logger import (
-    applied_learning_rate,
-    base_optimizer,
-    learning_rate_schedule,
-)
+from callbacks.hyperparameter_control import make_learning_rate_adjustable, reduce_learning_rate
+from callbacks.learning_rate_logger import applied_learning_rate, base_optimizer
 from optimizers._validation import (
     check_bool,
     check_choice,
@@ -25,32 +21,6 @@ from optimizers._validation import (
 RECORD_FILE = "divergence.json"
 ROLLBACKS_FILE = "rollbacks.json"
 REFERENCES = ("initial", "best")
-
-
-@keras.saving.register_keras_serializable(package="callbacks")
-class ScaledLearningRate(keras.optimizers.schedules.LearningRateSchedule):
-    """`schedule(step) * multiplier`; `multiplier` is a variable, so the compiled train step
-    sees a change without being traced again. Used by `DivergenceGuard` to lower a schedule."""
-
-    def __init__(self, schedule, multiplier=1.0):
-        self.schedule = schedule
-        self.multiplier = keras.Variable(multiplier, dtype="float32", trainable=False, name="learning_rate_multiplier")
-
-    def __call__(self, step):
-        value = self.schedule(step)
-        return ops.multiply(value, ops.cast(self.multiplier, value.dtype))
-
-    def get_config(self):
-        return {
-            "schedule": keras.saving.serialize_keras_object(self.schedule),
-            "multiplier": float(self.multiplier.numpy()),
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["schedule"] = keras.saving.deserialize_keras_object(config["schedule"])
-        return cls(**config)
 
 
 def _finite_or_none(value):
@@ -84,7 +54,8 @@ class DivergenceGuard(keras.callbacks.Callback):
     ```python
     not isfinite(loss)                              # one NaN/Inf batch makes the mean NaN/Inf
     loss > max_loss_ratio * reference               # only when reference > 0
-    reference = first batch loss of the fit         # reference="initial" (the notes' "starting value")
+    reference = initial_loss, if given, else        # reference="initial" (the notes' "starting value")
+                the first batch loss of the fit
     reference = lowest running mean seen so far     # reference="best"
     ```
 
@@ -117,7 +88,8 @@ class DivergenceGuard(keras.callbacks.Callback):
     `divergence/rollback`) and goes on. The optimizer's iteration counter is not rolled back:
     steps in the logs stay increasing and a schedule keeps its clock. A float learning rate
     is assigned; a `LearningRateSchedule` is wrapped once, when training begins, in
-    `ScaledLearningRate` (the train step is traced again then) and its multiplier lowered; a
+    `optimizers.schedules.ScaledSchedule` (the train step is traced again then) and its
+    multiplier lowered, the mechanism of `HyperparameterControl` and `ReduceLROnPlateau`; a
     callable learning rate cannot be lowered (warned), only the state is restored.
 
     Callback order: after `GradientStatistics` (its gradient norm for the same step is then
@@ -130,6 +102,10 @@ class DivergenceGuard(keras.callbacks.Callback):
             to keep the record only in `self.record`.
         max_loss_ratio: float > 1, or None to stop on NaN/Inf only. Defaults to `100.0`.
         reference: `"initial"` or `"best"`. Defaults to `"initial"`.
+        initial_loss: float > 0 or None: the starting loss, measured before `fit` (e.g. on a
+            probe batch). With `steps_per_execution > 1` the first `logs["loss"]` is already a
+            mean over several steps, which may have blown up; this pins the reference. Defaults
+            to None (the first loss seen).
         gradient_statistics: a `GradientStatistics` callback of the same fit, or None.
         rollback: bool. Defaults to `False`.
         snapshot_every_n_steps: int > 0. Defaults to `50`.
@@ -142,6 +118,7 @@ class DivergenceGuard(keras.callbacks.Callback):
         log_dir=None,
         max_loss_ratio=100.0,
         reference="initial",
+        initial_loss=None,
         gradient_statistics=None,
         rollback=False,
         snapshot_every_n_steps=50,
@@ -158,6 +135,7 @@ class DivergenceGuard(keras.callbacks.Callback):
                     f"Argument `max_loss_ratio` must be > 1 or None. Received: max_loss_ratio={max_loss_ratio!r}"
                 )
         self.reference = check_choice("reference", reference, REFERENCES)
+        self.initial_loss = None if initial_loss is None else check_positive("initial_loss", initial_loss)
         if gradient_statistics is not None and not isinstance(gradient_statistics, GradientStatistics):
             raise ValueError(
                 "Argument `gradient_statistics` must be a GradientStatistics callback or None. "
@@ -182,7 +160,7 @@ class DivergenceGuard(keras.callbacks.Callback):
         self._writer.open()
         self.record = None
         self.rollbacks = []
-        self._reference_loss = None
+        self._reference_loss = self.initial_loss
         self._best_loss = math.inf
         self._snapshot = self._candidate = None
         self._steps.start(self)
@@ -194,13 +172,9 @@ class DivergenceGuard(keras.callbacks.Callback):
             self._make_learning_rate_scalable()
 
     def _make_learning_rate_scalable(self):
-        optimizer = base_optimizer(self.model.optimizer)
-        schedule = learning_rate_schedule(optimizer)
-        if schedule is not None and not isinstance(schedule, ScaledLearningRate):
-            optimizer.learning_rate = ScaledLearningRate(schedule)
-            # The traced train step captured the old schedule object.
-            self.model.make_train_function(force=True)
-        elif schedule is None and not isinstance(optimizer.learning_rate, keras.Variable):
+        # The mechanism HyperparameterControl and ReduceLROnPlateau use too: a float rate is a
+        # variable; a schedule is wrapped once in ScaledSchedule, whose multiplier is lowered.
+        if make_learning_rate_adjustable(self.model) is None:
             warnings.warn(
                 "DivergenceGuard(rollback=True) cannot lower a callable learning rate; "
                 "a rollback will restore the weights and optimizer state only.",
@@ -316,11 +290,8 @@ class DivergenceGuard(keras.callbacks.Callback):
             variable.assign(value)
         optimizer = base_optimizer(self.model.optimizer)
         before = event["learning_rate"]
-        schedule = learning_rate_schedule(optimizer)
-        if isinstance(schedule, ScaledLearningRate):
-            schedule.multiplier.assign(schedule.multiplier.numpy() * self.learning_rate_factor)
-        elif isinstance(optimizer.learning_rate, keras.Variable):
-            optimizer.learning_rate = float(optimizer.learning_rate.numpy()) * self.learning_rate_factor
+        if make_learning_rate_adjustable(self.model) is not None:
+            reduce_learning_rate(self.model, self.learning_rate_factor)
         self.model.reset_metrics()  # the epoch's running loss includes the diverged batches
         self._rolled_back_this_epoch, self._steps_since_rollback = True, 0
         event = dict(

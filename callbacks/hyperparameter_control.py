@@ -25,6 +25,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from callbacks.learning_rate_logger import base_optimizer
 from optimizers._validation import (
     check_choice,
     check_non_negative,
@@ -45,11 +46,6 @@ TRACED_HYPERPARAMETERS = ("momentum", "beta_1", "beta_2", "rho")
 FLOAT32_RELATIVE_PRECISION = 1e-6
 
 logger = logging.getLogger(__name__)
-
-
-def base_optimizer(optimizer):
-    """The optimizer that holds the hyperparameters: the inner one of a LossScaleOptimizer."""
-    return getattr(optimizer, "inner_optimizer", optimizer)
 
 
 def make_learning_rate_adjustable(model):

@@ -185,7 +185,9 @@ class OptimizerStateStatistics(keras.callbacks.Callback):
         read = self._slot_reader()
         rates = effective_learning_rates(optimizer, learning_rate, step, read)
         buffers = [read(b) for b in momentum_buffers(optimizer)]
-        if rates is None and not self._warned:
+        # SGD's rate is the same for every parameter, nothing to warn about; others are unknown.
+        is_sgd = isinstance(base_optimizer(optimizer), (keras.optimizers.SGD, optimizers.SGD))
+        if rates is None and not self._warned and not is_sgd:
             self._warned = True
             warnings.warn(
                 f"OptimizerStateStatistics: no effective learning rate for "

@@ -9,6 +9,13 @@ import time
 import keras
 import numpy as np
 
+from callbacks import (
+    DivergenceGuard,
+    GradientStatistics,
+    LearningRateLogger,
+    MetricsFile,
+    OptimizerStateStatistics,
+)
 from experiments import data, factory, files
 from experiments.models import build_mlp
 
@@ -125,7 +132,9 @@ def train_run(config, run_dir, extra_callbacks=()):
     )
     timer = UpdateTimer()
     early = EarlyLossRecorder(config["record_steps"])
-    callbacks = [timer, early, *make_callbacks(config, run_dir), *extra_callbacks]
+    probe = (dataset.x_train[:batch_size], dataset.y_train[:batch_size])
+    visibility = make_callbacks(config, run_dir, probe, initial_loss(model, probe))
+    callbacks = [timer, early, *visibility, *extra_callbacks]
     history = model.fit(
         training_batches(dataset, batch_size, config["seed"]),
         epochs=config["epochs"],
@@ -134,8 +143,12 @@ def train_run(config, run_dir, extra_callbacks=()):
         callbacks=callbacks,
         verbose=0,
     )
-    status, reason = divergence_status(callbacks)
+    guard = next(c for c in visibility if isinstance(c, DivergenceGuard))
+    status, reason = ("diverged", guard.record["message"]) if guard.record else ("ok", "")
     metrics = final_metrics(history.history, timer, steps_per_epoch, batch_size)
+    gradients = next(c for c in visibility if isinstance(c, GradientStatistics))
+    if gradients.latest:
+        metrics["gradient_norms"] = gradients.latest.get("gradient_norms")
     record = {
         "status": status,
         "reason": reason,
@@ -176,18 +189,30 @@ def final_metrics(history, timer, steps_per_epoch, batch_size):
     }
 
 
-def make_callbacks(config, run_dir):
+def initial_loss(model, probe):
+    """The loss before training, on the probe batch: the divergence guard's reference."""
+    x, y = probe
+    losses = keras.losses.sparse_categorical_crossentropy(y, model(x, training=False))
+    return max(float(keras.ops.mean(losses)), 1e-12)
+
+
+def make_callbacks(config, run_dir, probe, start_loss):
+    """The run's TensorBoard logging and divergence guard, in the order they must run:
+    learning rate, gradient statistics (the guard reads its gradient norm), optimizer state,
+    the guard, the per-epoch metrics file, then Keras's TensorBoard (epoch curves)."""
+    gradients = GradientStatistics(
+        probe, run_dir, log_every_n_steps=config["stats_every_steps"], histogram_every_n_steps=None
+    )
     return [
+        LearningRateLogger(run_dir, log_every_n_steps=config["log_every_steps"]),
+        gradients,
+        OptimizerStateStatistics(run_dir, log_every_n_steps=config["stats_every_steps"], histogram_every_n_steps=None),
+        DivergenceGuard(
+            run_dir, max_loss_ratio=config["divergence_factor"], initial_loss=start_loss, gradient_statistics=gradients
+        ),
+        MetricsFile(os.path.join(run_dir, "metrics.jsonl")),
         keras.callbacks.TensorBoard(run_dir, histogram_freq=0, write_graph=False, update_freq="epoch"),
-        keras.callbacks.TerminateOnNaN(),
     ]
-
-
-def divergence_status(callbacks):
-    for callback in callbacks:
-        if isinstance(callback, keras.callbacks.TerminateOnNaN) and callback.model.stop_training:
-            return "diverged", "loss became NaN"
-    return "ok", ""
 
 
 def write_hparams(run_dir, config, metrics):
@@ -203,4 +228,10 @@ def write_hparams(run_dir, config, metrics):
 def versions():
     import tensorflow as tf
 
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+    }

@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import time
 import traceback
+import warnings
 
 from experiments import files
 from experiments.sweep import CONFIG_FILE, RECORD_FILE
@@ -18,7 +19,12 @@ def run_and_record(run, logdir):
     run_dir = run.directory(logdir)
     started = time.perf_counter()
     try:
-        record = train_run(run.config, run_dir)
+        # Warnings (divergence, vanishing gradients...) go into the record, not over the
+        # progress lines: the record's status and reason already say what happened.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            record = train_run(run.config, run_dir)
+        record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught if not _is_noise(w)})
     except Exception as error:  # noqa: BLE001 - a failed run is recorded; the sweep goes on
         os.makedirs(run_dir, exist_ok=True)
         files.write_text_atomic(os.path.join(run_dir, "error.txt"), traceback.format_exc())
@@ -42,6 +48,11 @@ def run_and_record(run, logdir):
     if not os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
         files.write_json_atomic(os.path.join(run_dir, CONFIG_FILE), run.config)
     return record
+
+
+def _is_noise(warning):
+    # Keras's TF backend under numpy 2; says nothing about the run.
+    return "__array__ implementation doesn't accept a copy keyword" in str(warning.message)
 
 
 class SerialPool:

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from test_callbacks_events import read_run, scalars, small_regression, texts
 
-from callbacks.divergence_guard import DivergenceGuard, ScaledLearningRate
+from callbacks.divergence_guard import DivergenceGuard
 from callbacks.gradient_statistics import GradientStatistics
+from optimizers.schedules import ScaledSchedule
 
 
 def linear_regression(learning_rate, epochs=5, callbacks=(), steps_per_execution=1):
@@ -187,7 +188,7 @@ def test_rollback_lowers_a_schedule_through_a_multiplier(tmp_path):
     guard = DivergenceGuard(rollback=True, learning_rate_factor=0.01, max_rollbacks=3)
     model, history, _ = linear_regression(schedule, epochs=6, callbacks=[guard])
     wrapped = model.optimizer._learning_rate
-    assert isinstance(wrapped, ScaledLearningRate) and wrapped.schedule is schedule
+    assert isinstance(wrapped, ScaledSchedule) and wrapped.schedule is schedule
     assert len(guard.rollbacks) >= 1 and guard.record is None
     factor = 0.01 ** len(guard.rollbacks)
     assert float(wrapped.multiplier.numpy()) == pytest.approx(factor)
@@ -231,3 +232,15 @@ def test_groups_of_steps_record_the_true_step(tmp_path):
 def test_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DivergenceGuard(**kwargs)
+
+
+def test_a_given_initial_loss_is_the_reference():
+    """With steps_per_execution the first loss seen can already be a blown-up mean: a starting
+    loss measured before fit pins the reference."""
+    assert FakeRun(DivergenceGuard(initial_loss=2.0)).losses([1e5, 1e4]) == 0
+    assert FakeRun(DivergenceGuard()).losses([1e5, 1e4]) is None  # 1e4 < 100 x its first loss
+
+
+def test_initial_loss_is_validated():
+    with pytest.raises(ValueError, match=r"Argument `initial_loss` must be > 0. Received: initial_loss=0"):
+        DivergenceGuard(initial_loss=0)

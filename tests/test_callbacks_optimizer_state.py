@@ -170,8 +170,12 @@ def test_plain_sgd_and_unknown_optimizers_log_what_they_have(tmp_path):
     messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     assert len(messages) == 1 and "no effective learning rate for Adamax" in messages[0]
     assert statistics.latest["quantiles"] == {}
-    _, statistics = train(keras.optimizers.SGD(LR), tmp_path / "sgd")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, statistics = train(keras.optimizers.SGD(LR), tmp_path / "sgd")
     assert statistics.latest["momentum_norms"] == {} and statistics.latest["quantiles"] == {}
+    # SGD's rate is the same for every parameter: expected, so no warning.
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
 @pytest.mark.parametrize(
