@@ -101,8 +101,9 @@ SETTINGS = {
     "jit_compile": Setting(False, bool, "compile the train step with XLA"),
     "steps_per_execution": Setting(16, int, "training steps per call of the compiled train function", minimum=1),
     # Logging and safety.
-    "log_every_steps": Setting(10, int, "per-step learning-rate logging frequency", minimum=1),
-    "stats_every_steps": Setting(50, int, "gradient/weight statistics frequency", minimum=1),
+    # Callbacks see the end of each group of steps_per_execution steps: keep these multiples of it.
+    "log_every_steps": Setting(16, int, "per-step learning-rate logging frequency", minimum=1),
+    "stats_every_steps": Setting(128, int, "gradient/weight statistics frequency", minimum=1),
     "record_steps": Setting(0, int, "record the training loss of the first N steps", minimum=0),
     "divergence_factor": Setting(1e3, float, "diverged when the loss exceeds this multiple of its first value", minimum=1, above_minimum=True),
 }  # fmt: skip

@@ -143,11 +143,11 @@ def train_run(config, run_dir, extra_callbacks=()):
         callbacks=callbacks,
         verbose=0,
     )
-    guard = next(c for c in visibility if isinstance(c, DivergenceGuard))
-    status, reason = ("diverged", guard.record["message"]) if guard.record else ("ok", "")
+    guard = next((c for c in visibility if isinstance(c, DivergenceGuard)), None)
+    status, reason = ("diverged", guard.record["message"]) if guard and guard.record else ("ok", "")
     metrics = final_metrics(history.history, timer, steps_per_epoch, batch_size)
-    gradients = next(c for c in visibility if isinstance(c, GradientStatistics))
-    if gradients.latest:
+    gradients = next((c for c in visibility if isinstance(c, GradientStatistics)), None)
+    if gradients and gradients.latest:
         metrics["gradient_norms"] = gradients.latest.get("gradient_norms")
     record = {
         "status": status,

@@ -1,0 +1,150 @@
+"""Target 2 of the performance issue: the runner's training loop against a raw tf.function loop.
+
+    python benchmarks/training_loop.py [--epochs 6] [--repeats 3] [--batch-sizes 16,128]
+
+On the digits MLP 64-128-128-10 (SGD), per batch size, interleaved repeats of:
+- runner: `experiments.training.train_run` exactly as `python experiments/run.py` trains (tf.data
+  pipeline reshuffled each epoch, steps_per_execution, our TensorBoard callbacks at their default
+  frequencies); time per update from its own `ms_per_update`, the median epoch after the first;
+- runner, no callbacks: the same fit without the logging callbacks;
+- keras fit on numpy: `model.fit(x, y, batch_size)`, what a plain Keras user writes;
+- raw loop: a Python loop over the same tf.data batches calling a `tf.function` train step
+  (GradientTape, loss, optimizer.apply), the usual hand-written loop;
+- raw in-graph epoch: one `tf.function` running a whole epoch (shuffle, gather, step) with no
+  Python between steps, the floor for this model on this machine.
+Prints ms per update and each loop's ratio to the raw loop; target: runner <= 1.5x raw loop.
+"""
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from experiments.quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()
+import keras
+import numpy as np
+import tensorflow as tf
+
+from experiments import training
+from experiments.models import build_mlp
+from experiments.settings import resolve
+
+TARGET = 1.5
+
+
+def runner_ms(config, with_callbacks):
+    with tempfile.TemporaryDirectory() as run_dir:
+        if with_callbacks:
+            return training.train_run(config, run_dir)["metrics"]["ms_per_update"]
+        original = training.make_callbacks
+        training.make_callbacks = lambda *args: []
+        try:
+            return training.train_run(config, run_dir)["metrics"]["ms_per_update"]
+        finally:
+            training.make_callbacks = original
+
+
+def _model_and_step(dataset, config):
+    keras.utils.set_random_seed(config["seed"])
+    model = build_mlp(dataset.num_features, dataset.num_classes, config["width"], config["depth"])
+    optimizer = keras.optimizers.SGD(config["learning_rate"])
+    optimizer.build(model.trainable_variables)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        return loss
+
+    return model, step
+
+
+def keras_fit_ms(dataset, config, batch_size, epochs):
+    keras.utils.set_random_seed(config["seed"])
+    model = build_mlp(dataset.num_features, dataset.num_classes, config["width"], config["depth"])
+    model.compile(keras.optimizers.SGD(config["learning_rate"]), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    timer = training.UpdateTimer()
+    model.fit(dataset.x_train, dataset.y_train, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[timer])
+    return 1e3 * statistics.median(timer.epoch_seconds[1:]) / math.ceil(len(dataset.x_train) / batch_size)
+
+
+def raw_loop_ms(dataset, config, batch_size, epochs):
+    _, step = _model_and_step(dataset, config)
+    batches = training.training_batches(dataset, batch_size, config["seed"])
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for x, y in batches:
+            step(x, y)
+        seconds.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(seconds[1:]) / math.ceil(len(dataset.x_train) / batch_size)
+
+
+def raw_graph_ms(dataset, config, batch_size, epochs):
+    _, step = _model_and_step(dataset, config)
+    x_all, y_all = tf.constant(dataset.x_train), tf.constant(dataset.y_train)
+    n = len(dataset.x_train)
+    steps = math.ceil(n / batch_size)
+
+    @tf.function
+    def epoch():
+        order = tf.random.shuffle(tf.range(n))
+        for i in tf.range(steps):
+            index = order[i * batch_size : (i + 1) * batch_size]
+            step(tf.gather(x_all, index), tf.gather(y_all, index))
+
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        epoch()
+        seconds.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(seconds[1:]) / steps
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-sizes", default="16,128")
+    args = parser.parse_args()
+    keras.utils.disable_interactive_logging()
+    met = True
+    for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
+        config = resolve({"optimizer": "sgd", "learning_rate": 0.01, "batch_size": batch_size, "epochs": args.epochs})
+        dataset = training.get_dataset(config)
+        loops = {
+            "runner (as run.py trains)": lambda: runner_ms(config, True),
+            "runner, no callbacks": lambda: runner_ms(config, False),
+            "keras fit on numpy": lambda: keras_fit_ms(dataset, config, batch_size, args.epochs),
+            "raw tf.function loop": lambda: raw_loop_ms(dataset, config, batch_size, args.epochs),
+            "raw in-graph epoch": lambda: raw_graph_ms(dataset, config, batch_size, args.epochs),
+        }
+        times = {name: [] for name in loops}
+        for _ in range(args.repeats):  # interleaved: a slow spell of the machine hits every loop
+            for name, measure in loops.items():
+                times[name].append(measure())
+        raw = statistics.median(times["raw tf.function loop"])
+        print(f"\nbatch size {batch_size} ({math.ceil(len(dataset.x_train) / batch_size)} updates per epoch), "
+              f"median of {args.repeats} (min-max):")
+        for name, values in times.items():
+            median = statistics.median(values)
+            print(f"  {name:<28} {median:7.3f} ms/update ({min(values):.3f}-{max(values):.3f})  "
+                  f"{median / raw:5.2f}x raw loop")
+        ratio = statistics.median(times["runner (as run.py trains)"]) / raw
+        ok = ratio <= TARGET
+        met &= ok
+        print(f"  target runner <= {TARGET}x raw loop: {'PASS' if ok else 'MISS'} ({ratio:.2f}x)")
+    print(f"\nmachine: {os.cpu_count()} cores; TensorFlow {tf.__version__}, Keras {keras.__version__}, numpy {np.__version__}")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
