@@ -151,6 +151,11 @@ class Progress:
     def add_total(self, n):
         self.total += n
 
+    def started(self, run):
+        """On a terminal, name the run in progress on a line the next progress line replaces."""
+        if self.out.isatty():
+            print(f"\r[{self.done + 1}/{self.total}] {run.experiment}/{run.run_id} ...", end="", file=self.out, flush=True)
+
     def finished(self, run, record, skipped=False):
         self.done += 1
         if skipped:
@@ -169,7 +174,8 @@ class Progress:
             elapsed = time.monotonic() - self.started
             per_run = elapsed / len(self.run_seconds)
             eta = f"  ~{_duration(per_run * (self.total - self.done))} left"
-        print(f"[{self.done}/{self.total}] {run.experiment}/{run.run_id}: {outcome}{eta}", file=self.out, flush=True)
+        clear = "\r\033[K" if self.out.isatty() else ""
+        print(f"{clear}[{self.done}/{self.total}] {run.experiment}/{run.run_id}: {outcome}{eta}", file=self.out, flush=True)
 
 
 def _duration(seconds):
@@ -190,7 +196,7 @@ def execute(runs, logdir, pool, progress, rerun=False):
     for run in todo:
         # A run interrupted earlier left partial event files: start it clean.
         shutil.rmtree(run.directory(logdir), ignore_errors=True)
-    for run, record in pool.map_runs(todo, logdir):
+    for run, record in pool.map_runs(todo, logdir, on_start=progress.started):
         records[run.run_id] = record
         progress.finished(run, record)
     return [records[run.run_id] for run in runs]

@@ -56,8 +56,10 @@ def _is_noise(warning):
 
 
 class SerialPool:
-    def map_runs(self, runs, logdir):
+    def map_runs(self, runs, logdir, on_start=None):
         for run in runs:
+            if on_start:
+                on_start(run)
             yield run, run_and_record(run, logdir)
 
     def close(self):
@@ -87,7 +89,8 @@ class ProcessPool:
             initargs=(threads,),
         )
 
-    def map_runs(self, runs, logdir):
+    def map_runs(self, runs, logdir, on_start=None):
+        # Runs start as workers free up; the progress line names the finished ones.
         futures = {self._executor.submit(run_and_record, run, logdir): run for run in runs}
         for future in concurrent.futures.as_completed(futures):
             yield futures[future], future.result()
