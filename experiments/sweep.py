@@ -145,7 +145,7 @@ class Progress:
 
     def __init__(self, total, out):
         self.total, self.done, self.out = total, 0, out
-        self.started = time.monotonic()
+        self.start_time = time.monotonic()
         self.run_seconds = []
 
     def add_total(self, n):
@@ -171,7 +171,7 @@ class Progress:
             outcome += f"  {record.get('wall_time_s', 0):.1f}s"
         eta = ""
         if self.run_seconds:
-            elapsed = time.monotonic() - self.started
+            elapsed = time.monotonic() - self.start_time
             per_run = elapsed / len(self.run_seconds)
             eta = f"  ~{_duration(per_run * (self.total - self.done))} left"
         clear = "\r\033[K" if self.out.isatty() else ""
