@@ -113,9 +113,10 @@ class Adam(keras.optimizers.Optimizer):
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         # An Embedding's gradient is a sparse tf.IndexedSlices with one slice per lookup, so a
-        # row looked up twice comes twice; adding it to zeros sums the repeats, and the squares
-        # below are of the gradient, not of its pieces ((a + b)**2, not a**2 + b**2).
-        gradient = ops.add(ops.zeros_like(variable), gradient)
+        # row looked up twice comes twice; reshaping makes it dense, repeats summed, and the
+        # squares below are of the gradient, not of its pieces ((a + b)**2, not a**2 + b**2).
+        # A dense gradient passes through without a copy (adding it to zeros cost two passes).
+        gradient = ops.reshape(gradient, variable.shape)
         index = self._get_variable_index(variable)
         m = self._momentums[index]
         v = self._velocities[index]
