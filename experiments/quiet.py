@@ -43,3 +43,11 @@ def import_tensorflow_quietly():
             for line in captured.read().decode(errors="replace").splitlines():
                 if not (_NOISE.match(line) or (_NO_GPU.match(line) and not has_gpu)):
                     print(line, file=sys.stderr)
+    if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].get_logger().addFilter(_drop_retracing_notice)
+
+
+def _drop_retracing_notice(record):
+    # A sweep builds new callbacks, hence new tf.functions, for every run in one process: each
+    # traces once, and TensorFlow's counter of "frequent retracing" across them is meaningless.
+    return "triggered tf.function retracing" not in record.getMessage()

@@ -14,16 +14,10 @@ def run_experiments(experiments, overrides, args, out):
             dry_run(experiment, overrides, args, out)
         return 0
 
-    from experiments.quiet import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
-    if not args.verbose:
-        import keras
-
-        keras.utils.disable_interactive_logging()
     from experiments.workers import make_pool
 
-    pool = make_pool(args.jobs)
+    # With --jobs > 1 only the workers import TensorFlow: this process plans and writes tables.
+    pool = make_pool(args.jobs, verbose=args.verbose)
     started = time.monotonic()
     progress = sweep.Progress(0, out)
     tables = {}

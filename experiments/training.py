@@ -100,7 +100,7 @@ def validation_batches(dataset, batch_size=1024):
     return tf.data.Dataset.from_tensor_slices((dataset.x_val, dataset.y_val)).batch(batch_size).cache()
 
 
-def train_run(config, run_dir, extra_callbacks=()):
+def train_run(config, run_dir, extra_callbacks=(), verbose=0):
     """Trains the MLP `config` describes, logging to `run_dir`; returns the run's record."""
     started = time.perf_counter()
     os.makedirs(run_dir, exist_ok=True)
@@ -141,7 +141,7 @@ def train_run(config, run_dir, extra_callbacks=()):
         validation_data=validation_batches(dataset),
         shuffle=False,  # the pipeline reshuffles; Keras's flag applies to arrays only
         callbacks=callbacks,
-        verbose=0,
+        verbose=verbose,
     )
     guard = next((c for c in visibility if isinstance(c, DivergenceGuard)), None)
     status, reason = ("diverged", guard.record["message"]) if guard and guard.record else ("ok", "")

@@ -12,7 +12,7 @@ from experiments import files
 from experiments.sweep import CONFIG_FILE, RECORD_FILE
 
 
-def run_and_record(run, logdir):
+def run_and_record(run, logdir, verbose=False):
     """Trains one planned run and writes its record atomically; a raising run becomes `failed`."""
     from experiments.training import train_run
 
@@ -23,7 +23,7 @@ def run_and_record(run, logdir):
         # progress lines: the record's status and reason already say what happened.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            record = train_run(run.config, run_dir)
+            record = train_run(run.config, run_dir, verbose=2 if verbose else 0)
         record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught if not _is_noise(w)})
     except Exception as error:  # noqa: BLE001 - a failed run is recorded; the sweep goes on
         os.makedirs(run_dir, exist_ok=True)
@@ -56,42 +56,50 @@ def _is_noise(warning):
 
 
 class SerialPool:
+    def __init__(self, verbose=False):
+        _prepare_process()
+        self.verbose = verbose
+
     def map_runs(self, runs, logdir, on_start=None):
         for run in runs:
             if on_start:
                 on_start(run)
-            yield run, run_and_record(run, logdir)
+            yield run, run_and_record(run, logdir, self.verbose)
 
     def close(self):
         pass
 
 
-def _init_worker(threads):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def _prepare_process(threads=None):
+    """TensorFlow imported quietly, Keras's progress bars off, and the cores this process may use."""
     from experiments.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
+    import keras
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    keras.utils.disable_interactive_logging()
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 class ProcessPool:
     """`jobs` spawned processes (not forked: TensorFlow's runtime does not survive a fork)."""
 
-    def __init__(self, jobs):
+    def __init__(self, jobs, verbose=False):
         threads = max(1, (os.cpu_count() or 1) // jobs)
+        self.verbose = verbose
         self._executor = concurrent.futures.ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
+            initializer=_prepare_process,
             initargs=(threads,),
         )
 
     def map_runs(self, runs, logdir, on_start=None):
         # Runs start as workers free up; the progress line names the finished ones.
-        futures = {self._executor.submit(run_and_record, run, logdir): run for run in runs}
+        futures = {self._executor.submit(run_and_record, run, logdir, self.verbose): run for run in runs}
         for future in concurrent.futures.as_completed(futures):
             yield futures[future], future.result()
 
@@ -99,5 +107,5 @@ class ProcessPool:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def make_pool(jobs):
-    return SerialPool() if jobs == 1 else ProcessPool(jobs)
+def make_pool(jobs, verbose=False):
+    return SerialPool(verbose) if jobs == 1 else ProcessPool(jobs, verbose)
