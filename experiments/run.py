@@ -97,7 +97,19 @@ def parse(argv):
     experiments = [spec.load(name, args.size, specs_dir) for name in dict.fromkeys(names)]
     if not (args.list or args.list_settings or args.dry_run):
         _check_writable(args.logdir)
+        _check_dataset_available(overrides.get("dataset", "digits"))
     return args, overrides, experiments
+
+
+def _check_dataset_available(name):
+    """A data set that needs a download fails here, once, not in every run."""
+    from experiments import data
+
+    if name != "digits":
+        try:
+            data.load_dataset(name, limit=20)
+        except data.DatasetUnavailableError as error:
+            raise UsageError(str(error)) from None
 
 
 def _check_writable(logdir):
