@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from one_weight_model import KernelRecorder, one_weight_model
 
 from callbacks.hyperparameter_control import (
     CHANGES_FILENAME,
@@ -21,28 +22,6 @@ from callbacks.hyperparameter_control import (
 )
 from optimizers import SGD, Adam, RMSprop
 from optimizers.schedules import InverseTimeDecay, ScaledSchedule, Warmup
-
-
-@keras.saving.register_keras_serializable(package="test_hyperparameter_control")
-def _prediction_loss(y_true, y_pred):
-    return ops.mean(y_pred)
-
-
-def _tiny_model(optimizer, loss=_prediction_loss):
-    model = keras.Sequential(
-        [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")]
-    )
-    model.compile(optimizer=optimizer, loss=loss)
-    return model
-
-
-class _KernelRecorder(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.kernels = [0.0]
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.kernels.append(float(self.model.layers[0].kernel.numpy()[0, 0]))
 
 
 class _EditFile(keras.callbacks.Callback):
@@ -158,9 +137,9 @@ EDIT_CASES = {
 @pytest.mark.parametrize("case", EDIT_CASES)
 def test_edit_mid_fit_changes_the_values_and_the_updates(case, tmp_path):
     make_optimizer, initial, edit, reference = EDIT_CASES[case]
-    model = _tiny_model(make_optimizer())
+    model = one_weight_model(make_optimizer())
     editor = _EditFile(tmp_path / CONTROL_FILENAME, {3: json.dumps({**initial, **edit})})
-    recorder = _KernelRecorder()
+    recorder = KernelRecorder()
     _fit(model, 8, [editor, HyperparameterControl(tmp_path, check_every_n_batches=1), recorder])
 
     assert editor.initial_file == initial  # Written at the start with the current values.
@@ -178,10 +157,10 @@ def test_edit_mid_fit_changes_the_values_and_the_updates(case, tmp_path):
 
 def test_scheduled_learning_rate_is_changed_through_a_multiplier(tmp_path):
     schedule = InverseTimeDecay(0.1, decay_steps=1, decay_rate=0.5)
-    model = _tiny_model(SGD(schedule))
+    model = one_weight_model(SGD(schedule))
     edit = json.dumps({"learning_rate_multiplier": 0.5, "momentum": 0.0})
     editor = _EditFile(tmp_path / CONTROL_FILENAME, {3: edit})
-    recorder = _KernelRecorder()
+    recorder = KernelRecorder()
     _fit(model, 6, [editor, HyperparameterControl(tmp_path, check_every_n_batches=1), recorder])
 
     assert editor.initial_file == {"learning_rate_multiplier": 1.0, "momentum": 0.0}
@@ -205,7 +184,7 @@ def test_only_edited_keys_are_applied(tmp_path):
             if batch == 0:
                 self.model.optimizer._learning_rate.multiplier.assign(0.3)
 
-    model = _tiny_model(SGD(InverseTimeDecay(0.1, 1, 0.0), momentum=0.5))
+    model = one_weight_model(SGD(InverseTimeDecay(0.1, 1, 0.0), momentum=0.5))
     edit = json.dumps({"learning_rate_multiplier": 1.0, "momentum": 0.7})
     callbacks = [
         LowerMultiplier(),
@@ -232,10 +211,10 @@ BAD_EDITS = {
 @pytest.mark.parametrize("case", BAD_EDITS)
 def test_bad_edit_is_reported_and_ignored_and_training_goes_on(case, tmp_path):
     text, message = BAD_EDITS[case]
-    model = _tiny_model(SGD(0.1, momentum=0.5))
+    model = one_weight_model(SGD(0.1, momentum=0.5))
     good_edit = json.dumps({"learning_rate": 0.05, "momentum": 0.5})
     editor = _EditFile(tmp_path / CONTROL_FILENAME, {2: text, 4: good_edit})
-    recorder = _KernelRecorder()
+    recorder = KernelRecorder()
     with pytest.warns(UserWarning, match=message):
         history = _fit(model, 6, [editor, HyperparameterControl(tmp_path, 1), recorder])
 
@@ -249,7 +228,7 @@ def test_bad_edit_is_reported_and_ignored_and_training_goes_on(case, tmp_path):
 
 
 def test_momentum_cannot_be_switched_on_when_the_run_started_without(tmp_path):
-    model = _tiny_model(SGD(0.1))
+    model = one_weight_model(SGD(0.1))
     editor = _EditFile(tmp_path / CONTROL_FILENAME, {1: json.dumps({"momentum": 0.9})})
     with pytest.warns(UserWarning, match=r"`momentum` cannot be switched on"):
         _fit(model, 3, [editor, HyperparameterControl(tmp_path, 1)])
@@ -258,7 +237,7 @@ def test_momentum_cannot_be_switched_on_when_the_run_started_without(tmp_path):
 
 
 def test_learning_rate_key_for_a_schedule_points_to_the_multiplier(tmp_path):
-    model = _tiny_model(SGD(InverseTimeDecay(0.1, 1, 0.5)))
+    model = one_weight_model(SGD(InverseTimeDecay(0.1, 1, 0.5)))
     editor = _EditFile(tmp_path / CONTROL_FILENAME, {1: json.dumps({"learning_rate": 0.01})})
     with pytest.warns(UserWarning, match=r"comes from a schedule: change `learning_rate_multipl"):
         _fit(model, 2, [editor, HyperparameterControl(tmp_path, 1)])
@@ -266,9 +245,9 @@ def test_learning_rate_key_for_a_schedule_points_to_the_multiplier(tmp_path):
 
 
 def test_checks_at_epoch_end_only_when_asked(tmp_path):
-    model = _tiny_model(SGD(0.1))
+    model = one_weight_model(SGD(0.1))
     editor = _EditFile(tmp_path / CONTROL_FILENAME, {1: json.dumps({"learning_rate": 0.05})})
-    recorder = _KernelRecorder()
+    recorder = KernelRecorder()
     control = HyperparameterControl(tmp_path, check_every_n_batches=None, verbose=0)
     _fit(model, 6, [editor, control, recorder], steps_per_epoch=3)
     # Edited after update 1, read at the end of the first epoch (after update 3).
@@ -322,7 +301,7 @@ RATES_WITH_COOLDOWN = [0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.02, 0.
 
 
 def _rates_per_epoch(plateau_callback, values=FAKE_LOSS):
-    model = _tiny_model(SGD(0.1))
+    model = one_weight_model(SGD(0.1))
     recorder = _LearningRatePerEpoch()
     _fit(model, 12, [_FakeMetric(values), plateau_callback, recorder], steps_per_epoch=1)
     return recorder.rates
@@ -348,8 +327,8 @@ def test_plateau_cooldown_skips_that_many_epochs():
 
 def test_plateau_reduction_scales_a_warmup_schedule(tmp_path):
     # Warm-up over 4 steps to 0.1, then constant; 2 steps per epoch.
-    model = _tiny_model(SGD(Warmup(0.1, warmup_steps=4)))
-    recorder = _KernelRecorder()
+    model = one_weight_model(SGD(Warmup(0.1, warmup_steps=4)))
+    recorder = KernelRecorder()
     callbacks = [
         _FakeMetric(FAKE_LOSS),
         ReduceLROnPlateau(**PLATEAU, cooldown=1, log_dir=tmp_path),
@@ -372,7 +351,7 @@ def test_plateau_reduction_scales_a_warmup_schedule(tmp_path):
 
 def test_plateau_reduction_reaches_through_a_loss_scale_optimizer():
     inner = SGD(Warmup(0.1, warmup_steps=2))
-    model = _tiny_model(keras.optimizers.LossScaleOptimizer(inner))
+    model = one_weight_model(keras.optimizers.LossScaleOptimizer(inner))
     plateau = ReduceLROnPlateau(monitor="fake_loss", factor=0.5, patience=1)
     _fit(model, 4, [_FakeMetric([1.0, 1.0]), plateau], steps_per_epoch=2)
     assert float(inner._learning_rate.multiplier) == 0.5
@@ -381,7 +360,7 @@ def test_plateau_reduction_reaches_through_a_loss_scale_optimizer():
 
 def test_plateau_min_lr_bounds_the_current_scheduled_rate():
     # During warm-up the current rate is small: a cut may not push it below min_lr.
-    model = _tiny_model(SGD(Warmup(1.0, warmup_steps=100)))
+    model = one_weight_model(SGD(Warmup(1.0, warmup_steps=100)))
     fake = _FakeMetric([1.0, 1.0, 1.0])
     plateau = ReduceLROnPlateau(monitor="fake_loss", factor=0.1, patience=1, min_lr=0.015)
     _fit(model, 6, [fake, plateau], steps_per_epoch=2)
@@ -391,7 +370,7 @@ def test_plateau_min_lr_bounds_the_current_scheduled_rate():
 
 
 def test_plateau_warns_when_the_monitored_value_is_missing():
-    model = _tiny_model(SGD(0.1))
+    model = one_weight_model(SGD(0.1))
     with pytest.warns(UserWarning, match=r"monitors `val_loss`, which is not in the logs"):
         _fit(model, 2, [ReduceLROnPlateau(patience=0)])
     assert float(model.optimizer.learning_rate) == pytest.approx(0.1)

@@ -6,7 +6,7 @@ import math
 import keras
 import numpy as np
 import pytest
-from keras import ops
+from one_weight_model import KernelRecorder, one_weight_model
 
 from optimizers import SGD, Adam
 from optimizers.schedules import (
@@ -317,31 +317,6 @@ def test_scaled_schedule_config_keeps_the_current_multiplier():
     assert restored.multiplier is not schedule.multiplier
 
 
-def _prediction_loss(y_true, y_pred):
-    return ops.mean(y_pred)
-
-
-def _tiny_model(optimizer, jit_compile=False, loss=_prediction_loss):
-    """One weight, loss = prediction: the gradient is exactly 1, so each update is -lr."""
-    model = keras.Sequential(
-        [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")]
-    )
-    model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile)
-    return model
-
-
-class _KernelRecorder(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.kernels = [0.0]
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.kernels.append(float(self.model.layers[0].kernel.numpy()[0, 0]))
-
-    def applied_learning_rates(self):
-        return -np.diff(self.kernels)
-
-
 def _fit_steps(model, steps, recorder):
     x = np.ones((steps, 1), "float32")
     model.fit(x, x, batch_size=1, epochs=1, shuffle=False, verbose=0, callbacks=[recorder])
@@ -350,8 +325,8 @@ def _fit_steps(model, steps, recorder):
 @pytest.mark.parametrize("case", CASES)
 def test_learning_rate_applied_by_fit_is_the_schedule_value(case):
     make_schedule, reference = CASES[case]
-    model = _tiny_model(SGD(learning_rate=make_schedule()), jit_compile=True)  # XLA too.
-    recorder = _KernelRecorder()
+    model = one_weight_model(SGD(learning_rate=make_schedule()), jit_compile=True)  # XLA too.
+    recorder = KernelRecorder()
     _fit_steps(model, 30, recorder)
     # Update n (from 0) uses schedule(n), n = optimizer.iterations before the update.
     np.testing.assert_allclose(
@@ -360,8 +335,8 @@ def test_learning_rate_applied_by_fit_is_the_schedule_value(case):
 
 
 def test_scaled_schedule_multiplier_acts_in_the_compiled_function_without_retracing():
-    model = _tiny_model(SGD(learning_rate=ScaledSchedule(CosineDecay(0.1, decay_steps=20))))
-    recorder = _KernelRecorder()
+    model = one_weight_model(SGD(learning_rate=ScaledSchedule(CosineDecay(0.1, decay_steps=20))))
+    recorder = KernelRecorder()
     _fit_steps(model, 3, recorder)
     train_function = model.train_function
     model.optimizer._learning_rate.multiplier.assign(0.25)
@@ -375,8 +350,8 @@ def test_scaled_schedule_multiplier_acts_in_the_compiled_function_without_retrac
 def test_saved_model_reloads_with_schedule_intact(case, tmp_path):
     schedule = CASES[case][0]()
     optimizer = Adam(schedule) if case == "sequential" else SGD(schedule, momentum=0.9)
-    model = _tiny_model(optimizer, loss="mse")
-    _fit_steps(model, 3, _KernelRecorder())
+    model = one_weight_model(optimizer, loss="mse")
+    _fit_steps(model, 3, KernelRecorder())
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
