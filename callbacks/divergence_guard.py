@@ -11,7 +11,7 @@ from callbacks._summary import StepCounter, SummaryWriter
 from callbacks.gradient_statistics import GradientStatistics
 from callbacks.hyperparameter_control import make_learning_rate_adjustable, reduce_learning_rate
 from callbacks.learning_rate_logger import applied_learning_rate, base_optimizer
-from optimizers._validation import (
+from optimizers.validation import (
     check_bool,
     check_choice,
     check_positive,

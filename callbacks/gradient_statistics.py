@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras import tree
 
 from callbacks._summary import StepCounter, SummaryWriter, logging_steps
-from optimizers._validation import check_positive, check_positive_integer
+from optimizers.validation import check_positive, check_positive_integer
 
 
 def variable_name(model, variable):

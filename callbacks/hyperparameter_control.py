@@ -26,7 +26,7 @@ import numpy as np
 from keras import ops
 
 from callbacks.learning_rate_logger import base_optimizer
-from optimizers._validation import (
+from optimizers.validation import (
     check_choice,
     check_non_negative,
     check_non_negative_integer,

@@ -3,7 +3,7 @@
 import keras
 
 from callbacks._summary import StepCounter, SummaryWriter, logging_steps
-from optimizers._validation import check_positive_integer, check_string
+from optimizers.validation import check_positive_integer, check_string
 
 STEP_TAG = "optimizer/learning_rate"
 EPOCH_TAG = "optimizer/epoch_learning_rate"

@@ -16,7 +16,7 @@ import os
 import keras
 import numpy as np
 
-from optimizers._validation import (
+from optimizers.validation import (
     check_positive,
     check_positive_integer,
     check_unit_interval,

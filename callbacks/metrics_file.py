@@ -8,7 +8,7 @@ import time
 
 import keras
 
-from optimizers._validation import check_bool, check_choice
+from optimizers.validation import check_bool, check_choice
 
 FORMATS = ("jsonl", "csv")
 _EXTENSIONS = {".jsonl": "jsonl", ".csv": "csv"}

@@ -10,7 +10,7 @@ import optimizers
 from callbacks._summary import StepCounter, SummaryWriter, logging_steps
 from callbacks.gradient_statistics import variable_name
 from callbacks.learning_rate_logger import applied_learning_rate, base_optimizer
-from optimizers._validation import check_fraction, check_positive_integer
+from optimizers.validation import check_fraction, check_positive_integer
 
 
 def _denominator(second_moment, epsilon, epsilon_inside_sqrt):

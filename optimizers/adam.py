@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from optimizers._validation import (
+from optimizers.validation import (
     check_bool,
     check_learning_rate,
     check_positive,

@@ -30,7 +30,7 @@ import math
 import keras
 from keras import ops
 
-from optimizers._validation import (
+from optimizers.validation import (
     check_bool,
     check_fraction,
     check_non_negative,

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from optimizers._validation import check_bool, check_choice, check_learning_rate, check_unit_interval
+from optimizers.validation import check_bool, check_choice, check_learning_rate, check_unit_interval
 
 MOMENTUM_FORMS = ("keras", "ema")
 

@@ -82,11 +82,11 @@ def test_missing_download_offline_says_where_to_put_the_file(tmp_path, monkeypat
 
 
 def test_the_runner_stops_before_training_when_the_data_set_is_missing(tmp_path, monkeypatch, capsys):
-    from experiments import run
+    from experiments import cli
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(data, "_keras_fetch", lambda name: (_ for _ in ()).throw(OSError("no network")))
-    assert run.main(["learning_rate", "--dataset", "mnist", "--logdir", str(tmp_path / "logs")]) == 2
+    assert cli.main(["learning_rate", "--dataset", "mnist", "--logdir", str(tmp_path / "logs")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("run.py: error: Dataset 'mnist' is not on disk") and len(err.splitlines()) == 1
     assert not (tmp_path / "logs" / "learning_rate").exists()

@@ -7,13 +7,13 @@ import textwrap
 
 import pytest
 
-from experiments import run, spec
+from experiments import cli, spec
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _error(capsys, argv):
-    status = run.main(argv)
+    status = cli.main(argv)
     err = capsys.readouterr().err.strip()
     assert status == 2
     assert len(err.splitlines()) == 1, err
@@ -100,14 +100,14 @@ def test_every_shipped_experiment_parses_in_both_sizes():
 
 
 def test_list_prints_one_line_per_experiment(capsys):
-    assert run.main(["--list"]) == 0
+    assert cli.main(["--list"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == spec.available()
 
 
 def test_dry_run_lists_runs_and_trains_nothing(capsys, tmp_path):
     logdir = tmp_path / "logs"
-    status = run.main(["learning_rate", "--size", "full", "--seeds", "2", "--dry-run", "--logdir", str(logdir)])
+    status = cli.main(["learning_rate", "--size", "full", "--seeds", "2", "--dry-run", "--logdir", str(logdir)])
     out = capsys.readouterr().out
     assert status == 0
     learning_rates = spec.load("learning_rate", "full").vary["learning_rate"]
@@ -117,7 +117,7 @@ def test_dry_run_lists_runs_and_trains_nothing(capsys, tmp_path):
 
 
 def test_dry_run_of_a_tuned_experiment_says_what_follows(capsys):
-    assert run.main(["optimizers", "--dry-run"]) == 0
+    assert cli.main(["optimizers", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "tune   sgd_momentum_lr=0.01_seed0" in out
     assert "then the best learning_rate of each of 7 configuration(s) on 2 seed(s)" in out

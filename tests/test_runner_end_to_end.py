@@ -14,7 +14,7 @@ import pytest
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from experiments import run
+from experiments import cli
 from experiments.settings import resolve
 from experiments.training import train_run
 
@@ -43,7 +43,7 @@ def _spec(tmp_path, name, text):
 
 def _run(tmp_path, name, *extra):
     argv = [name, "--specs-dir", str(tmp_path / "specs"), "--logdir", str(tmp_path / "logs"), *extra]
-    return run.main(argv)
+    return cli.main(argv)
 
 
 @pytest.fixture(scope="module")
