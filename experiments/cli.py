@@ -54,6 +54,10 @@ def build_parser():
                         help="read experiment files from DIR instead of experiments/specs/")
     parser.add_argument("--logdir", default=DEFAULT_LOGDIR, metavar="DIR", help="where runs are written (default: logs/)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="runs trained in parallel processes (default 1)")
+    parser.add_argument("--ray", metavar="ADDRESS",
+                        help="train the runs as tasks on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (see README)")
+    parser.add_argument("--ray-cpus", type=float, default=1.0, metavar="N", help="with --ray: CPUs per run (default 1; fractions allowed)")
+    parser.add_argument("--ray-gpus", type=float, default=0.0, metavar="N", help="with --ray: GPUs per run (default 0; fractions allowed)")
     parser.add_argument("--report", action="store_true",
                         help="build logs/REPORT.md from every experiment run so far (after running any given), and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the runs that would be trained, train nothing")
@@ -81,6 +85,7 @@ def parse(argv):
         raise UsageError(f"--seeds must be >= 1; got {args.seeds}")
     if args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1; got {args.jobs}")
+    _check_cluster_arguments(args)
     specs_dir = args.specs_dir or spec.SPECS_DIR
     if not os.path.isdir(specs_dir):
         raise UsageError(f"--specs-dir {specs_dir!r} is not a directory")
@@ -92,10 +97,68 @@ def parse(argv):
     if unknown:
         raise UsageError(f"unknown experiment(s) {', '.join(unknown)}; available: {', '.join(available)}")
     experiments = [spec.load(name, args.size, specs_dir) for name in dict.fromkeys(names)]
+    _refuse_varied_overrides(experiments, overrides)
     if not (args.list or args.list_settings or args.dry_run):
         _check_writable(args.logdir)
         _check_dataset_available(overrides.get("dataset", "digits"))
     return args, overrides, experiments
+
+
+def runner_options(args):
+    from experiments.options import ClusterOptions, RunnerOptions
+
+    cluster = ClusterOptions(args.ray, cpus=args.ray_cpus, gpus=args.ray_gpus) if args.ray else None
+    return RunnerOptions(
+        logdir=args.logdir, seeds=args.seeds, jobs=args.jobs, cluster=cluster,
+        rerun=args.rerun, dry_run=args.dry_run, verbose=args.verbose,
+    )  # fmt: skip
+
+
+def _check_cluster_arguments(args):
+    if args.ray is None:
+        if args.ray_cpus != 1.0 or args.ray_gpus != 0.0:
+            raise UsageError("--ray-cpus and --ray-gpus need --ray ADDRESS")
+        return
+    if not args.ray.strip():
+        raise UsageError("--ray takes auto, HOST:PORT or ray://HOST:PORT; got ''")
+    if args.jobs != 1:
+        raise UsageError("--jobs and --ray are alternatives: with --ray the cluster's resources decide how many runs train at once")
+    if not args.ray_cpus > 0:
+        raise UsageError(f"--ray-cpus must be > 0; got {args.ray_cpus:g}")
+    if not args.ray_gpus >= 0:
+        raise UsageError(f"--ray-gpus must be >= 0; got {args.ray_gpus:g}")
+    if not (args.dry_run or args.list or args.list_settings):
+        from experiments.cluster import ClusterError, import_ray
+
+        try:
+            import_ray()
+        except ClusterError as error:
+            raise UsageError(str(error)) from None
+
+
+def _refuse_varied_overrides(experiments, overrides):
+    """`--set` (and --epochs, --dataset) change what an experiment holds fixed; a setting it
+    varies is an error, not silently ignored."""
+    for experiment in experiments:
+        for name in experiment.varied_settings:
+            if name in overrides:
+                option = f"--{name}" if name in ("epochs", "dataset") else f"--set {name}"
+                raise UsageError(
+                    f"{option}: experiment {experiment.name} varies {name} over "
+                    f"{_varied_values(experiment, name)}; only settings it holds fixed can be set"
+                )
+
+
+def _varied_values(experiment, name):
+    if name in experiment.search:
+        (distribution, values), = experiment.search[name].items()
+        return f"a random search ({distribution} {values})"
+    from experiments.settings import SETTINGS
+
+    values = list(experiment.vary.get(name, [])) + list(experiment.tune.get(name, []))
+    held = experiment.fixed.get(name, SETTINGS[name].default)  # what an arm without it uses
+    values += [arm.get(name, held) for arm in experiment.arms]
+    return ", ".join(str(value) for value in dict.fromkeys(values))
 
 
 def _check_dataset_available(name):
@@ -134,6 +197,7 @@ def list_settings(out):
 
 def main(argv=None, out=None):
     out = out or sys.stdout
+    from experiments.cluster import ClusterError
     from experiments.settings import SettingError
     from experiments.spec import SpecError
 
@@ -155,7 +219,11 @@ def main(argv=None, out=None):
     if experiments:
         from experiments.runner import run_experiments
 
-        status = run_experiments(experiments, overrides, args, out)
+        try:
+            status = run_experiments(experiments, overrides, runner_options(args), out)
+        except ClusterError as error:
+            print(f"run.py: error: {error}", file=sys.stderr)
+            return 2
     if args.report and status == 0:
         from experiments import report, spec
 

@@ -1,5 +1,5 @@
 """Vanishing and exploding signals: the notes' deep linear network, and deep ReLU and sigmoid
-networks under four initializations (issue 6; notes 000 and 002).
+networks under four initializations (notes 000 and 002).
 
 Part 1, the notes' example: L Dense layers of 2 units, no bias, identity activation, every
 kernel `W = w * I` (w = 0.7, 1.0, 1.3), so `y_hat = w**L * x`. Keras Dense computes

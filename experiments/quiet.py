@@ -13,7 +13,7 @@ import tempfile
 
 _NOISE = re.compile(r"^(I\d{4} |WARNING: All log messages before absl::InitializeLog\(\))")
 # Looking for a GPU on a machine without one logs a CUDA error; with no GPU found it only says
-# that TensorFlow runs on the CPU, which `devices()` reports in every run's record.
+# that TensorFlow runs on the CPU, which every run's record says ("device" in its versions).
 _NO_GPU = re.compile(r"^E\d{4} .*failed call to cuInit")
 
 

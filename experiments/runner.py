@@ -7,23 +7,32 @@ import time
 from experiments import analyses, files, findings, results, spec, sweep
 
 
-def run_experiments(experiments, overrides, args, out):
-    """Returns the process exit status: 0, or 130 when interrupted (rerun to resume)."""
-    if args.dry_run:
+def make_pool(options):
+    """Where runs train: a Ray cluster, `jobs` local processes, or this process."""
+    if options.cluster:
+        from experiments import cluster
+
+        return cluster.make_pool(options.cluster, verbose=options.verbose)
+    from experiments import workers
+
+    return workers.make_pool(options.jobs, verbose=options.verbose)
+
+
+def run_experiments(experiments, overrides, options, out):
+    """Runs `experiments` with the setting `overrides` as `options` (options.RunnerOptions) say.
+    Returns the process exit status: 0, or 130 when interrupted (rerun to resume)."""
+    if options.dry_run:
         for experiment in experiments:
-            dry_run(experiment, overrides, args, out)
+            dry_run(experiment, overrides, options, out)
         return 0
 
-    from experiments.workers import make_pool
-
-    # With --jobs > 1 only the workers import TensorFlow: this process plans and writes tables.
-    pool = make_pool(args.jobs, verbose=args.verbose)
+    pool = make_pool(options)
     started = time.monotonic()
     progress = sweep.Progress(0, out)
     tables = {}
     try:
         for experiment in experiments:
-            tables[experiment.name] = run_one(experiment, overrides, args, pool, progress, out)
+            tables[experiment.name] = run_one(experiment, overrides, options, pool, progress, out)
     except KeyboardInterrupt:
         print("\nInterrupted. Finished runs are kept; run the same command again to resume.", file=out)
         return 130
@@ -34,18 +43,18 @@ def run_experiments(experiments, overrides, args, out):
     print(f"\nDone in {elapsed / 60:.1f} min.", file=out)
     for name, table in tables.items():
         print(f"\n== {name} ==\n{table.to_string(index=False)}", file=out)
-    print(f"\nLogs, tables (results.csv), figures (*.png) and reports (report.md) are in {args.logdir}/<experiment>/.", file=out)
-    shown = os.path.relpath(args.logdir) if os.path.abspath(args.logdir).startswith(os.getcwd()) else args.logdir
+    print(f"\nLogs, tables (results.csv), figures (*.png) and reports (report.md) are in {options.logdir}/<experiment>/.", file=out)
+    shown = os.path.relpath(options.logdir) if os.path.abspath(options.logdir).startswith(os.getcwd()) else options.logdir
     print(f"Look at the runs with:  tensorboard --logdir {shown}", file=out)
     return 0
 
 
-def _seeds(experiment, args):
-    return args.seeds or experiment.seeds
+def _seeds(experiment, options):
+    return options.seeds or experiment.seeds
 
 
-def dry_run(experiment, overrides, args, out):
-    seeds = _seeds(experiment, args)
+def dry_run(experiment, overrides, options, out):
+    seeds = _seeds(experiment, options)
     print(f"{experiment.name}: {experiment.question}", file=out)
     if experiment.kind != "mlp":
         params = ", ".join(f"{k}={v}" for k, v in experiment.params.items())
@@ -65,12 +74,12 @@ def dry_run(experiment, overrides, args, out):
             print(f"  {run.run_id}", file=out)
 
 
-def run_other_kind(experiment, args, out):
+def run_other_kind(experiment, options, out):
     """Experiments that are not MLP training runs (2-D surfaces, deep linear networks)."""
     import importlib
 
-    seeds = _seeds(experiment, args)
-    exp_dir = os.path.join(args.logdir, experiment.name)
+    seeds = _seeds(experiment, options)
+    exp_dir = os.path.join(options.logdir, experiment.name)
     os.makedirs(exp_dir, exist_ok=True)
     started = time.monotonic()
     print(f"[{experiment.name}] {experiment.description} ...", file=out, flush=True)
@@ -83,21 +92,21 @@ def run_other_kind(experiment, args, out):
     return table
 
 
-def run_one(experiment, overrides, args, pool, progress, out):
+def run_one(experiment, overrides, options, pool, progress, out):
     if experiment.kind != "mlp":
-        return run_other_kind(experiment, args, out)
-    seeds = _seeds(experiment, args)
+        return run_other_kind(experiment, options, out)
+    seeds = _seeds(experiment, options)
     first = sweep.first_stage(experiment, overrides)
     if first:
         progress.add_total(len(first))
-        first_records = sweep.execute(first, args.logdir, pool, progress, args.rerun)
+        first_records = sweep.execute(first, options.logdir, pool, progress, options.rerun)
     else:
         first_records = None
     final = sweep.final_stage(experiment, overrides, seeds, first_records)
     # Seed-0 runs that the first stage already trained are reused, not counted twice.
     known = {r["run_id"] for r in first_records or []}
     progress.add_total(sum(run.run_id not in known for run in final))
-    final_records = sweep.execute([r for r in final if r.run_id not in known], args.logdir, pool, progress, args.rerun)
+    final_records = sweep.execute([r for r in final if r.run_id not in known], options.logdir, pool, progress, options.rerun)
     by_id = {r["run_id"]: r for r in first_records or []}
     for run in final:
         if run.run_id in by_id:
@@ -106,7 +115,7 @@ def run_one(experiment, overrides, args, pool, progress, out):
         by_id[record["run_id"]] = record
     records = list(by_id.values())
 
-    exp_dir = os.path.join(args.logdir, experiment.name)
+    exp_dir = os.path.join(options.logdir, experiment.name)
     runs, summary = results.write_experiment_outputs(experiment, records, exp_dir)
     found = analyses.ANALYSES[experiment.analysis](experiment, summary, runs, records)
     table = results.display_table(summary[summary.group.isin({r.group for r in final})], experiment.varied_settings)

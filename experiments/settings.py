@@ -99,6 +99,7 @@ SETTINGS = {
     "epochs": Setting(20, int, "passes over the training set", minimum=1),
     "seed": Setting(0, int, "initialization and shuffling seed", minimum=0),
     "jit_compile": Setting(False, bool, "compile the train step with XLA"),
+    "distribute": Setting("none", str, "mirrored: one run over every visible device (tf.distribute)", choices=("none", "mirrored")),
     "steps_per_execution": Setting(16, int, "training steps per call of the compiled train function", minimum=1),
     # Logging and safety.
     # Callbacks see the end of each group of steps_per_execution steps: keep these multiples of it.

@@ -1,4 +1,4 @@
-"""Our optimizers' paths on 2-D loss surfaces: the notes' pictures, measured (issue 6).
+"""Our optimizers' paths on 2-D loss surfaces: the notes' pictures, measured.
 
 Each optimizer steps on one `keras.Variable` `w = (w1, w2)` with `optimizer.apply` and gradients
 from `tf.GradientTape`; every study runs from `seeds` random starts (the same starts for every

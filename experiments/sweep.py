@@ -12,10 +12,9 @@ import dataclasses
 import itertools
 import math
 import os
-import shutil
 import time
 
-from experiments import files, spec
+from experiments import rundir, spec
 from experiments.settings import resolve
 
 ABBREVIATIONS = {
@@ -23,8 +22,6 @@ ABBREVIATIONS = {
     "batch_norm": "bn", "initializer": "init", "activation": "act", "input_scaling": "inputs",
     "schedule": "sched", "warmup_epochs": "warmup", "bias_correction": "bc", "width": "w", "depth": "d",
 }  # fmt: skip
-RECORD_FILE = "record.json"
-CONFIG_FILE = "config.json"
 
 
 @dataclasses.dataclass
@@ -58,9 +55,8 @@ def group_name(experiment, prefix, config, exclude=()):
 
 
 def _planned(experiment, prefix, settings, seed, stage, overrides):
-    # Command-line overrides replace fixed settings; what the experiment varies still varies.
-    varied = set(experiment.varied_settings)
-    config = resolve({**settings, **{k: v for k, v in overrides.items() if k not in varied}, "seed": seed})
+    # Overrides replace fixed settings; the command line refuses those the experiment varies.
+    config = resolve({**settings, **overrides, "seed": seed})
     group = group_name(experiment, prefix, config)
     configuration = group_name(experiment, prefix, config, exclude=experiment.tune)
     return PlannedRun(experiment.name, group, f"{group}_seed{seed}", stage, config, configuration)
@@ -91,14 +87,14 @@ def final_stage(experiment, overrides, seeds, first_records):
     if experiment.search:
         best = _best_groups(first_records, experiment.metric, experiment.search["top"])
         return [
-            _reseed(record, seed, experiment, overrides) for record in best for seed in seeds
+            _reseed(record, seed, experiment) for record in best for seed in seeds
         ]
     if experiment.tune:
         by_configuration = {}
         for record in first_records:
             by_configuration.setdefault(record["configuration"], []).append(record)
         best = [_best_groups(records, experiment.metric, 1)[0] for records in by_configuration.values()]
-        return [_reseed(record, seed, experiment, overrides) for record in best for seed in seeds]
+        return [_reseed(record, seed, experiment) for record in best for seed in seeds]
     return [
         _planned(experiment, label, settings, seed, "final", overrides)
         for label, settings in spec.configurations(experiment)
@@ -106,7 +102,7 @@ def final_stage(experiment, overrides, seeds, first_records):
     ]
 
 
-def _reseed(record, seed, experiment, overrides):
+def _reseed(record, seed, experiment):
     config = {**record["config"], "seed": seed}
     group = record["group"]
     return PlannedRun(
@@ -131,17 +127,9 @@ def _best_groups(records, metric, top):
     return ranked[:top]
 
 
-def is_done(run, logdir):
-    record = files.read_json(os.path.join(run.directory(logdir), RECORD_FILE))
-    return record is not None and record.get("config") == run.config
-
-
-def load_record(run, logdir):
-    return files.read_json(os.path.join(run.directory(logdir), RECORD_FILE))
-
-
 class Progress:
-    """One line per finished run: runs done of total, the run, its outcome, time left."""
+    """One line per finished run: runs done of total (and how many are training), the run, its
+    outcome, time left."""
 
     def __init__(self, total, out):
         self.total, self.done, self.out = total, 0, out
@@ -151,12 +139,7 @@ class Progress:
     def add_total(self, n):
         self.total += n
 
-    def started(self, run):
-        """On a terminal, name the run in progress on a line the next progress line replaces."""
-        if self.out.isatty():
-            print(f"\r[{self.done + 1}/{self.total}] {run.experiment}/{run.run_id} ...", end="", file=self.out, flush=True)
-
-    def finished(self, run, record, skipped=False):
+    def finished(self, run, record, skipped=False, running=0):
         self.done += 1
         if skipped:
             outcome = "done before, skipped"
@@ -164,7 +147,7 @@ class Progress:
             self.run_seconds.append(record.get("wall_time_s", 0.0))
             metrics = record.get("metrics") or {}
             outcome = record["status"]
-            if "val_accuracy" in metrics:
+            if metrics.get("val_accuracy") is not None and metrics.get("val_loss") is not None:
                 outcome += f"  val_acc={metrics['val_accuracy']:.3f} val_loss={metrics['val_loss']:.3f}"
             if record.get("reason"):
                 outcome += f"  ({record['reason']})"
@@ -174,8 +157,9 @@ class Progress:
             elapsed = time.monotonic() - self.start_time
             per_run = elapsed / len(self.run_seconds)
             eta = f"  ~{_duration(per_run * (self.total - self.done))} left"
-        clear = "\r\033[K" if self.out.isatty() else ""
-        print(f"{clear}[{self.done}/{self.total}] {run.experiment}/{run.run_id}: {outcome}{eta}", file=self.out, flush=True)
+        waiting = self.total - self.done - running
+        counts = f"{self.done}/{self.total}" + (f", {running} running, {waiting} waiting" if running else "")
+        print(f"[{counts}] {run.experiment}/{run.run_id}: {outcome}{eta}", file=self.out, flush=True)
 
 
 def _duration(seconds):
@@ -188,15 +172,15 @@ def execute(runs, logdir, pool, progress, rerun=False):
     records = {}
     todo = []
     for run in runs:
-        if not rerun and is_done(run, logdir):
-            records[run.run_id] = load_record(run, logdir)
+        if not rerun and rundir.is_done(run.directory(logdir), run.config):
+            records[run.run_id] = rundir.read_record(run.directory(logdir))
             progress.finished(run, records[run.run_id], skipped=True)
         elif run.run_id not in {r.run_id for r in todo}:
             todo.append(run)
     for run in todo:
-        # A run interrupted earlier left partial event files: start it clean.
-        shutil.rmtree(run.directory(logdir), ignore_errors=True)
-    for run, record in pool.map_runs(todo, logdir, on_start=progress.started):
+        rundir.clear(run.directory(logdir))
+    running = getattr(pool, "running", lambda: 0)
+    for run, record in pool.map_runs(todo, logdir):
         records[run.run_id] = record
-        progress.finished(run, record)
+        progress.finished(run, record, running=running())
     return [records[run.run_id] for run in runs]

@@ -16,7 +16,7 @@ from callbacks import (
     MetricsFile,
     OptimizerStateStatistics,
 )
-from experiments import data, factory, files
+from experiments import data, factory, rundir
 from experiments.models import build_mlp
 
 _DATASETS = {}  # per process: the sweep trains many runs on the same data
@@ -100,47 +100,53 @@ def validation_batches(dataset, batch_size=1024):
     return tf.data.Dataset.from_tensor_slices((dataset.x_val, dataset.y_val)).batch(batch_size).cache()
 
 
-def train_run(config, run_dir, extra_callbacks=(), verbose=0):
-    """Trains the MLP `config` describes, logging to `run_dir`; returns the run's record."""
+def train_run(config, run_dir, verbose=0, callbacks=None):
+    """Trains the MLP `config` describes, logging to `run_dir`; returns the run's record.
+
+    `callbacks(config, run_dir, probe, start_loss)` returns the run's logging callbacks; the
+    default is `make_callbacks`, and `callbacks=lambda *args: []` trains without them.
+    """
     started = time.perf_counter()
     os.makedirs(run_dir, exist_ok=True)
-    files.write_json_atomic(os.path.join(run_dir, "config.json"), config)
     keras.utils.set_random_seed(config["seed"])
+    strategy = distribution_strategy(config["distribute"])
     dataset = get_dataset(config)
     num_train = len(dataset.x_train)
     batch_size = num_train if config["batch_size"] == "full" else min(config["batch_size"], num_train)
     steps_per_epoch = math.ceil(num_train / batch_size)
 
-    model = build_mlp(
-        dataset.num_features,
-        dataset.num_classes,
-        width=config["width"],
-        depth=config["depth"],
-        activation=config["activation"],
-        initializer=config["initializer"],
-        batch_norm=config["batch_norm"],
-        seed=config["seed"],
-    )
-    model.compile(
-        optimizer=factory.make_optimizer(config, steps_per_epoch),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=config["jit_compile"],
-        # Several steps per call of the compiled train function: on a model this small, Keras's
-        # per-call Python overhead otherwise costs more than the step itself.
-        steps_per_execution=config["steps_per_execution"],
-    )
+    # Under MirroredStrategy the model's and optimizer's variables are mirrored on every replica
+    # and each batch of `batch_size` (the global batch) is split between them.
+    with strategy.scope():
+        model = build_mlp(
+            dataset.num_features,
+            dataset.num_classes,
+            width=config["width"],
+            depth=config["depth"],
+            activation=config["activation"],
+            initializer=config["initializer"],
+            batch_norm=config["batch_norm"],
+            seed=config["seed"],
+        )
+        model.compile(
+            optimizer=factory.make_optimizer(config, steps_per_epoch),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=config["jit_compile"],
+            # Several steps per call of the compiled train function: on a model this small, Keras's
+            # per-call Python overhead otherwise costs more than the step itself.
+            steps_per_execution=config["steps_per_execution"],
+        )
     timer = UpdateTimer()
     early = EarlyLossRecorder(config["record_steps"])
     probe = (dataset.x_train[:batch_size], dataset.y_train[:batch_size])
-    visibility = make_callbacks(config, run_dir, probe, initial_loss(model, probe))
-    callbacks = [timer, early, *visibility, *extra_callbacks]
+    visibility = (callbacks or make_callbacks)(config, run_dir, probe, initial_loss(model, probe))
     history = model.fit(
         training_batches(dataset, batch_size, config["seed"]),
         epochs=config["epochs"],
         validation_data=validation_batches(dataset),
         shuffle=False,  # the pipeline reshuffles; Keras's flag applies to arrays only
-        callbacks=callbacks,
+        callbacks=[timer, early, *visibility],
         verbose=verbose,
     )
     guard = next((c for c in visibility if isinstance(c, DivergenceGuard)), None)
@@ -157,6 +163,7 @@ def train_run(config, run_dir, extra_callbacks=(), verbose=0):
         "history": {k: [float(v) for v in values] for k, values in history.history.items()},
         "wall_time_s": time.perf_counter() - started,
         "versions": versions(),
+        "replicas": strategy.num_replicas_in_sync,
     }
     if early.losses:
         record["early_steps"] = {"step": early.steps, "loss": early.losses}
@@ -210,9 +217,20 @@ def make_callbacks(config, run_dir, probe, start_loss):
         DivergenceGuard(
             run_dir, max_loss_ratio=config["divergence_factor"], initial_loss=start_loss, gradient_statistics=gradients
         ),
-        MetricsFile(os.path.join(run_dir, "metrics.jsonl")),
+        MetricsFile(os.path.join(run_dir, rundir.METRICS_FILE)),
         keras.callbacks.TensorBoard(run_dir, histogram_freq=0, write_graph=False, update_freq="epoch"),
     ]
+
+
+def distribution_strategy(name):
+    """"none": TensorFlow's default strategy (one device); "mirrored": MirroredStrategy over the
+    visible GPUs, or over the CPU's logical devices where there is no GPU."""
+    import tensorflow as tf
+
+    if name == "none":
+        return tf.distribute.get_strategy()
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([device.name for device in devices])
 
 
 def write_hparams(run_dir, config, metrics):

@@ -8,16 +8,18 @@ import time
 import traceback
 import warnings
 
-from experiments import files
-from experiments.sweep import CONFIG_FILE, RECORD_FILE
+from experiments import rundir
+from experiments.cluster import this_node
 
 
 def run_and_record(run, logdir, verbose=False):
-    """Trains one planned run and writes its record atomically; a raising run becomes `failed`."""
+    """Trains one planned run into its directory, config first and record last (rundir.py); a
+    raising run becomes `failed`."""
     from experiments.training import train_run
 
     run_dir = run.directory(logdir)
     started = time.perf_counter()
+    rundir.write_config(run_dir, run.config)
     try:
         # Warnings (divergence, vanishing gradients...) go into the record, not over the
         # progress lines: the record's status and reason already say what happened.
@@ -26,8 +28,7 @@ def run_and_record(run, logdir, verbose=False):
             record = train_run(run.config, run_dir, verbose=2 if verbose else 0)
         record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught if not _is_noise(w)})
     except Exception as error:  # noqa: BLE001 - a failed run is recorded; the sweep goes on
-        os.makedirs(run_dir, exist_ok=True)
-        files.write_text_atomic(os.path.join(run_dir, "error.txt"), traceback.format_exc())
+        rundir.write_error(run_dir, traceback.format_exc())
         record = {
             "status": "failed",
             "reason": f"{type(error).__name__}: {error}".splitlines()[0][:300],
@@ -42,11 +43,9 @@ def run_and_record(run, logdir, verbose=False):
         stage=run.stage,
         seed=run.config["seed"],
         config=run.config,
+        node=this_node(),
     )
-    # Written last, atomically: a run without record.json was interrupted and is redone.
-    files.write_json_atomic(os.path.join(run_dir, RECORD_FILE), record)
-    if not os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
-        files.write_json_atomic(os.path.join(run_dir, CONFIG_FILE), run.config)
+    rundir.write_record(run_dir, record)
     return record
 
 
@@ -60,10 +59,8 @@ class SerialPool:
         _prepare_process()
         self.verbose = verbose
 
-    def map_runs(self, runs, logdir, on_start=None):
+    def map_runs(self, runs, logdir):
         for run in runs:
-            if on_start:
-                on_start(run)
             yield run, run_and_record(run, logdir, self.verbose)
 
     def close(self):
@@ -89,7 +86,8 @@ class ProcessPool:
 
     def __init__(self, jobs, verbose=False):
         threads = max(1, (os.cpu_count() or 1) // jobs)
-        self.verbose = verbose
+        self.jobs, self.verbose = jobs, verbose
+        self._futures = {}
         self._executor = concurrent.futures.ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=multiprocessing.get_context("spawn"),
@@ -97,11 +95,16 @@ class ProcessPool:
             initargs=(threads,),
         )
 
-    def map_runs(self, runs, logdir, on_start=None):
+    def map_runs(self, runs, logdir):
         # Runs start as workers free up; the progress line names the finished ones.
         futures = {self._executor.submit(run_and_record, run, logdir, self.verbose): run for run in runs}
+        self._futures = futures
         for future in concurrent.futures.as_completed(futures):
             yield futures[future], future.result()
+
+    def running(self):
+        """Runs training now (the executor marks one more queued call as running)."""
+        return min(self.jobs, sum(future.running() for future in self._futures))
 
     def close(self):
         self._executor.shutdown(wait=False, cancel_futures=True)
