@@ -1,0 +1,183 @@
+"""Sweeps on a real two-node Ray cluster on this machine (a head and a second node, one CPU each,
+token-authenticated), through the command line: the same records as a local sweep, both nodes
+used, resume, Ctrl-C, and a node killed mid-sweep. Skipped when Ray is not installed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+pytest.importorskip("ray", reason='Ray is not installed (pip install -e ".[ray]")')
+
+from experiments import cli  # noqa: E402
+from experiments.local_cluster import LocalCluster  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN_PY = os.path.join(REPO, "experiments", "run.py")
+TINY = """
+    description = "tiny sweep"
+    question = "same numbers on a cluster?"
+    analysis = "learning_rate"
+    seeds = 2
+    [fixed]
+    optimizer = "sgd"
+    epochs = 2
+    limit = 240
+    width = 8
+    [vary]
+    learning_rate = [0.05, 0.3, 1000000.0]
+"""
+RUNS = 6
+TIMINGS = ("ms_per_update", "samples_per_second")  # measured, never equal twice
+
+
+@pytest.fixture(scope="module")
+def specs(tmp_path_factory):
+    specs = tmp_path_factory.mktemp("specs")
+    (specs / "tiny.toml").write_text(textwrap.dedent(TINY))
+    return str(specs)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(nodes=2, cpus_per_node=1) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def local_logdir(specs, tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("local")
+    assert cli.main(["tiny", "--specs-dir", specs, "--logdir", str(logdir)]) == 0
+    return logdir
+
+
+@pytest.fixture(scope="module")
+def local_records(local_logdir):
+    return _records(local_logdir)
+
+
+def _layout(run_dir):
+    """The run directory's files, event files by kind (their names hold host, time and pid)."""
+    paths = set()
+    for root, _, names in os.walk(run_dir):
+        for name in names:
+            name = "events.out.tfevents" if name.startswith("events.out.tfevents") else name
+            paths.add(os.path.relpath(os.path.join(root, name), run_dir))
+    return paths
+
+
+def _records(logdir):
+    exp_dir = os.path.join(logdir, "tiny")
+    records = {}
+    for name in sorted(os.listdir(exp_dir)):
+        path = os.path.join(exp_dir, name, "record.json")
+        if os.path.isfile(path):
+            with open(path) as f:
+                records[name] = json.load(f)
+    return records
+
+
+def _comparable(record):
+    """A record less where and how long it ran."""
+    kept = {k: v for k, v in record.items() if k not in ("node", "wall_time_s")}
+    kept["metrics"] = {k: v for k, v in record["metrics"].items() if k not in TIMINGS}
+    return kept
+
+
+def _command(specs, logdir, cluster):
+    return [sys.executable, RUN_PY, "tiny", "--specs-dir", specs, "--logdir", str(logdir), "--ray", cluster.address]
+
+
+def _sweep(specs, logdir, cluster):
+    return subprocess.run(_command(specs, logdir, cluster), env=cluster.driver_env(), capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+
+
+def _start_sweep(specs, logdir, cluster):
+    return subprocess.Popen(_command(specs, logdir, cluster), env=cluster.driver_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+def _wait_for_records(logdir, count, process, timeout=240):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if os.path.isdir(os.path.join(logdir, "tiny")) and len(_records(logdir)) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{count} record(s) not written in time; output:\n{process.communicate()[0][-3000:]}")
+
+
+def _assert_no_partial_runs(logdir):
+    exp_dir = os.path.join(logdir, "tiny")
+    for name in os.listdir(exp_dir):
+        assert not name.startswith(".incoming-"), name
+        if os.path.isdir(os.path.join(exp_dir, name)):
+            assert os.path.isfile(os.path.join(exp_dir, name, "record.json")), f"{name} has no record"
+
+
+@pytest.fixture(scope="module")
+def ray_logdir(specs, cluster, tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("ray")
+    result = _sweep(specs, logdir, cluster)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return logdir
+
+
+def test_both_nodes_ran_runs_and_records_equal_the_local_sweep(ray_logdir, local_records):
+    records = _records(ray_logdir)
+    assert sorted(records) == sorted(local_records) and len(records) == RUNS
+    assert len({record["node"]["ray_node_id"] for record in records.values()}) == 2
+    for name, record in records.items():
+        assert _comparable(record) == _comparable(local_records[name]), name
+    assert {record["status"] for record in records.values()} == {"ok", "diverged"}
+
+
+def test_cluster_runs_are_written_as_local_runs_are(ray_logdir, local_logdir):
+    from tensorboard.backend.event_processing import event_accumulator
+
+    for name in _records(local_logdir):
+        assert _layout(os.path.join(ray_logdir, "tiny", name)) == _layout(os.path.join(local_logdir, "tiny", name))
+    run_dir = os.path.join(ray_logdir, "tiny", "lr=0.05_seed1")
+    assert {"config.json", "record.json", "metrics.jsonl", "train", "validation"} <= set(os.listdir(run_dir))
+    validation = event_accumulator.EventAccumulator(os.path.join(run_dir, "validation")).Reload()
+    assert "epoch_loss" in validation.Tags()["tensors"] + validation.Tags()["scalars"]
+    _assert_no_partial_runs(ray_logdir)
+    assert os.path.isfile(os.path.join(ray_logdir, "tiny", "report.md"))
+
+
+def test_second_invocation_skips_everything(specs, cluster, ray_logdir):
+    result = _sweep(specs, ray_logdir, cluster)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("done before, skipped") == RUNS
+
+
+def test_ctrl_c_then_a_node_killed_mid_sweep_still_ends_with_every_record(specs, cluster, local_records, tmp_path):
+    # Ctrl-C on the driver cancels the outstanding tasks: exit 130, only whole runs in the log directory.
+    driver = _start_sweep(specs, tmp_path, cluster)
+    _wait_for_records(tmp_path, 1, driver)
+    driver.send_signal(signal.SIGINT)
+    output = driver.communicate(timeout=120)[0]
+    assert driver.returncode == 130, output[-3000:]
+    assert "Interrupted" in output
+    done = len(_records(tmp_path))
+    assert done < RUNS
+    _assert_no_partial_runs(tmp_path)
+
+    # The same command resumes; the second node dies while it trains (last in this file: the
+    # cluster has one node left afterwards). Its runs are retried on the head.
+    driver = _start_sweep(specs, tmp_path, cluster)
+    _wait_for_records(tmp_path, done + 1, driver)
+    cluster.kill_node(1)
+    output = driver.communicate(timeout=300)[0]
+    assert driver.returncode == 0, output[-3000:]
+    assert output.count("done before, skipped") == done
+    records = _records(tmp_path)
+    assert len(records) == RUNS
+    _assert_no_partial_runs(tmp_path)
+    for name, record in records.items():
+        assert _comparable(record) == _comparable(local_records[name]), name
