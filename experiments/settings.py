@@ -196,6 +196,12 @@ def resolve(overrides):
     config = {name: setting.default for name, setting in SETTINGS.items()}
     for name, value in overrides.items():
         config[name] = validate(name, value)
+    if config["distribute"] == "mirrored" and config["steps_per_execution"] != 1:
+        # Keras 3.15 / TF 2.21: several steps per call under MirroredStrategy fails in fit.
+        raise SettingError(
+            "distribute=mirrored needs steps_per_execution=1; got "
+            f"steps_per_execution={config['steps_per_execution']} (add --set steps_per_execution=1)"
+        )
     if config["schedule"] == "piecewise" and len(config["factors"]) != len(config["boundaries_epochs"]) + 1:
         raise SettingError(
             "piecewise schedule needs one more factor than boundaries; got "

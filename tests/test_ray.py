@@ -121,14 +121,16 @@ def _assert_no_partial_runs(logdir):
 
 
 @pytest.fixture(scope="module")
-def ray_logdir(specs, cluster, tmp_path_factory):
+def ray_sweep(specs, cluster, tmp_path_factory):
     logdir = tmp_path_factory.mktemp("ray")
     result = _sweep(specs, logdir, cluster)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return logdir
+    return logdir, result.stdout
 
 
-def test_both_nodes_ran_runs_and_records_equal_the_local_sweep(ray_logdir, local_records):
+def test_both_nodes_ran_runs_and_records_equal_the_local_sweep(ray_sweep, local_records):
+    ray_logdir, output = ray_sweep
+    assert "2 running" in output  # the progress line: done/total, running, waiting
     records = _records(ray_logdir)
     assert sorted(records) == sorted(local_records) and len(records) == RUNS
     assert len({record["node"]["ray_node_id"] for record in records.values()}) == 2
@@ -137,7 +139,8 @@ def test_both_nodes_ran_runs_and_records_equal_the_local_sweep(ray_logdir, local
     assert {record["status"] for record in records.values()} == {"ok", "diverged"}
 
 
-def test_cluster_runs_are_written_as_local_runs_are(ray_logdir, local_logdir):
+def test_cluster_runs_are_written_as_local_runs_are(ray_sweep, local_logdir):
+    ray_logdir = ray_sweep[0]
     from tensorboard.backend.event_processing import event_accumulator
 
     for name in _records(local_logdir):
@@ -150,8 +153,8 @@ def test_cluster_runs_are_written_as_local_runs_are(ray_logdir, local_logdir):
     assert os.path.isfile(os.path.join(ray_logdir, "tiny", "report.md"))
 
 
-def test_second_invocation_skips_everything(specs, cluster, ray_logdir):
-    result = _sweep(specs, ray_logdir, cluster)
+def test_second_invocation_skips_everything(specs, cluster, ray_sweep):
+    result = _sweep(specs, ray_sweep[0], cluster)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("done before, skipped") == RUNS
 

@@ -38,10 +38,46 @@ def _error(capsys, argv):
         (["--seeds", "0"], "--seeds must be >= 1; got 0"),
         (["--jobs", "0"], "--jobs must be >= 1; got 0"),
         (["--size", "huge"], "argument --size: invalid choice: 'huge'"),
+        (["learning_rate", "--set", "learning_rate=0.1", "--dry-run"],
+         "--set learning_rate: experiment learning_rate varies learning_rate over 0.0001, 0.001, 0.01, 0.1, 1.0, 10.0"),
+        (["optimizers", "--set", "momentum=0.5"], "experiment optimizers varies momentum over 0.0, 0.9"),
+        (["random_search", "--set", "width=64"], "varies width over a random search (choice [32, 64, 128, 256])"),
+        (["--ray", "auto", "--jobs", "2"], "--jobs and --ray are alternatives"),
+        (["--ray-cpus", "2"], "--ray-cpus and --ray-gpus need --ray ADDRESS"),
+        (["--ray", "auto", "--ray-cpus", "0"], "--ray-cpus must be > 0; got 0"),
+        (["--ray", "auto", "--ray-gpus", "-1"], "--ray-gpus must be >= 0; got -1"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, argv, expected):
     assert expected in _error(capsys, argv)
+
+
+def test_ray_asked_for_but_not_installed(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    assert _error(capsys, ["learning_rate", "--ray", "auto"]) == (
+        'run.py: error: --ray needs Ray, which is not installed: pip install -e ".[ray]"'
+    )
+
+
+def test_without_ray_the_command_line_does_not_import_it(capsys):
+    assert cli.main(["learning_rate", "--dry-run"]) == 0
+    assert cli.runner_options(cli.build_parser().parse_args(["learning_rate"])).cluster is None
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from experiments import cli; cli.main(['learning_rate', '--dry-run']); "
+         "print('ray' in sys.modules)"], cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_runner_takes_an_options_object(capsys, tmp_path):
+    from experiments.options import RunnerOptions
+    from experiments.runner import run_experiments
+
+    experiment = spec.load("learning_rate", "quick")
+    options = RunnerOptions(logdir=str(tmp_path), seeds=1, dry_run=True)
+    assert run_experiments([experiment], {"optimizer": "sgd"}, options, sys.stdout) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "_seed" in line]
+    assert len(lines) == len(experiment.vary["learning_rate"]) and all(line.endswith("_seed0") for line in lines)
 
 
 def test_unwritable_logdir(capsys, tmp_path):

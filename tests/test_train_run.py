@@ -1,0 +1,50 @@
+"""train_run takes its logging callbacks as an argument; the runner's run_and_record owns the run
+directory (config first, record last, the node that ran it)."""
+
+import os
+import platform
+
+import keras
+
+from experiments import rundir
+from experiments.settings import resolve
+from experiments.sweep import PlannedRun
+from experiments.training import train_run
+from experiments.workers import run_and_record
+
+CONFIG = resolve({"epochs": 1, "limit": 120, "width": 4, "seed": 0})
+
+
+class CountEpochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+
+def test_train_run_uses_the_callbacks_it_is_given(tmp_path):
+    counter = CountEpochs()
+    arguments = []
+
+    def callbacks(*args):
+        arguments.append(args)
+        return [counter]
+
+    record = train_run(CONFIG, str(tmp_path), callbacks=callbacks)
+    assert record["status"] == "ok" and counter.epochs == 1
+    (config, run_dir, probe, start_loss), = arguments
+    assert config == CONFIG and run_dir == str(tmp_path) and start_loss > 0
+    # Without the default callbacks there are no per-epoch metrics file and no TensorBoard curves.
+    assert not (tmp_path / rundir.METRICS_FILE).exists() and not (tmp_path / "train").exists()
+    assert not (tmp_path / rundir.CONFIG_FILE).exists()  # the runner writes it, once
+
+
+def test_run_and_record_writes_config_and_record_with_the_node(tmp_path):
+    run = PlannedRun("exp", "base", "base_seed0", "final", CONFIG, "base")
+    record = run_and_record(run, str(tmp_path))
+    run_dir = run.directory(str(tmp_path))
+    assert sorted(n for n in os.listdir(run_dir) if n.endswith(".json")) == [rundir.CONFIG_FILE, rundir.RECORD_FILE]
+    assert rundir.is_done(run_dir, CONFIG) and rundir.read_record(run_dir)["run_id"] == "base_seed0"
+    assert record["node"] == {"host": platform.node()} and record["replicas"] == 1
