@@ -10,8 +10,10 @@ Ray is imported only here and only when a cluster is asked for.
 """
 
 import importlib.util
+import os
 import platform
 import shutil
+import socket
 import sys
 import tempfile
 
@@ -52,6 +54,8 @@ def train_on_node(run, threads, verbose):
     from experiments import workers
 
     if not _prepared:  # once per Ray worker process, which trains many runs
+        # Runs sharing a GPU (--ray-gpus below 1) must not each claim all of its memory.
+        os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         workers._prepare_process(threads)
         _prepared = True
     scratch = tempfile.mkdtemp(prefix="optimization-lab-run-")
@@ -67,6 +71,7 @@ class RayPool:
 
     def __init__(self, options, verbose=False):
         ray = self._ray = import_ray()
+        _check_reachable(options.address)
         try:
             # The driver's own packages go to the cluster with the tasks, so every node trains
             # with exactly this code, whatever is installed there.
@@ -76,7 +81,7 @@ class RayPool:
                 log_to_driver=verbose,
                 logging_level="ERROR",
             )
-        except (ConnectionError, RuntimeError, ValueError) as error:
+        except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as error:
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ClusterError(f"--ray {options.address}: cannot connect to a Ray cluster ({message})") from None
         self.options, self.verbose = options, verbose
@@ -117,6 +122,19 @@ class RayPool:
             self._ray.cancel(ref, force=True)
         self._pending = {}
         self._ray.shutdown()
+
+
+def _check_reachable(address, timeout=5.0):
+    """HOST:PORT that nothing answers fails here in seconds; ray.init would retry for minutes."""
+    if address == "auto" or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(f"--ray takes auto, HOST:PORT or ray://HOST:PORT; got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise ClusterError(f"--ray {address}: no Ray cluster answers there ({error.strerror or error})") from None
 
 
 def _package_directories():

@@ -184,3 +184,14 @@ def test_ctrl_c_then_a_node_killed_mid_sweep_still_ends_with_every_record(specs,
     _assert_no_partial_runs(tmp_path)
     for name, record in records.items():
         assert _comparable(record) == _comparable(local_records[name]), name
+
+
+def test_no_cluster_at_the_address_is_one_line_and_exit_2(specs, tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+    assert cli.main(["tiny", "--specs-dir", specs, "--logdir", str(tmp_path), "--ray", address]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"run.py: error: --ray {address}: no Ray cluster answers there (Connection refused)"
