@@ -4,7 +4,7 @@ import datetime
 import os
 import time
 
-from experiments import analyses, files, findings, results, spec, sweep
+from experiments import analyses, files, findings, hparams_groups, results, spec, sweep
 
 
 def run_experiments(experiments, overrides, args, out):
@@ -108,6 +108,7 @@ def run_one(experiment, overrides, args, pool, progress, out):
 
     exp_dir = os.path.join(args.logdir, experiment.name)
     runs, summary = results.write_experiment_outputs(experiment, records, exp_dir)
+    hparams_groups.write_session_groups(exp_dir, records)  # seeds aggregated per configuration
     found = analyses.ANALYSES[experiment.analysis](experiment, summary, runs, records)
     table = results.display_table(summary[summary.group.isin({r.group for r in final})], experiment.varied_settings)
     findings.save(exp_dir, experiment, found, seeds, len(records))
