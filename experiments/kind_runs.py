@@ -33,3 +33,31 @@ def train(exp_dir, runs, out=None):
     logdir = os.path.dirname(os.path.normpath(exp_dir))
     progress = sweep.Progress(len(runs), out or sys.stdout)
     return sweep.execute(runs, logdir, SerialPool(), progress)
+
+
+def train_arms(exp_dir, arms, seeds, out=None):
+    """`arms` = {label: settings}; every arm on seeds 0..seeds-1 (seed s: the same initialization
+    in every arm). Returns {label: [record per seed]}."""
+    runs = [
+        planned(exp_dir, f"{label}_seed{seed}", {**settings, "seed": seed}, group=label)
+        for label, settings in arms.items()
+        for seed in range(seeds)
+    ]
+    records = train(exp_dir, runs, out)
+    by_arm = {label: [] for label in arms}
+    for run, record in zip(runs, records):
+        by_arm[run.group].append(record)
+    return by_arm
+
+
+def write_outputs(exp_dir, records, varied, title):
+    """runs.csv, the per-configuration table, curves.png and the aggregated HParams sessions;
+    returns (table, figure names)."""
+    from experiments import files, hparams_groups, results
+
+    runs = results.runs_table(records, varied)
+    files.write_csv_atomic(os.path.join(exp_dir, "runs.csv"), runs)
+    summary = results.summary_table(runs, varied)
+    results.plot_curves(records, os.path.join(exp_dir, "curves.png"), title)
+    hparams_groups.write_session_groups(exp_dir, records)
+    return results.display_table(summary, varied), ["curves.png"]

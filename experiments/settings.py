@@ -9,6 +9,7 @@ import difflib
 import math
 
 from experiments.data import DATASETS, INPUT_SCALINGS
+from experiments.data_order import ORDERS
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "elu", "gelu")
 # Named after the notes: He is sqrt(2 / fan_in) ("common for relu"), Glorot sqrt(2 / (fan_in +
@@ -98,6 +99,7 @@ SETTINGS = {
     "batch_size": Setting(32, int, "examples per update", minimum=1, special=("full",)),
     "epochs": Setting(20, int, "passes over the training set", minimum=1),
     "seed": Setting(0, int, "initialization and shuffling seed", minimum=0),
+    "shuffle": Setting("each_epoch", str, "training order: reshuffled each epoch, shuffled once, or sorted by class", choices=ORDERS),
     "jit_compile": Setting(False, bool, "compile the train step with XLA"),
     "steps_per_execution": Setting(16, int, "training steps per call of the compiled train function", minimum=1),
     # Logging and safety.

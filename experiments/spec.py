@@ -43,7 +43,7 @@ SIZED_KEYS = {"seeds", "fixed", "vary", "tune", "search", "params"}
 # Experiments that are not training runs of the MLP: their module takes `[params]` (checked
 # against its DEFAULT_PARAMS) and runs them; see experiments/surfaces.py for the interface.
 KINDS = {"mlp": None, "surfaces": "experiments.surfaces", "deep_linear": "experiments.deep_linear"}
-KINDS.update(gradient_noise="experiments.gradient_noise")  # issue 11 (claims)
+KINDS.update(gradient_noise="experiments.gradient_noise", shuffle_order="experiments.shuffle_order")  # issue 11
 METRICS = ("val_loss", "val_accuracy", "train_loss")
 DISTRIBUTIONS = ("log_uniform", "uniform", "choice", "int_uniform")
 

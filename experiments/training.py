@@ -16,7 +16,7 @@ from callbacks import (
     MetricsFile,
     OptimizerStateStatistics,
 )
-from experiments import data, factory, files
+from experiments import data, data_order, factory, files
 from experiments.models import build_mlp
 
 _DATASETS = {}  # per process: the sweep trains many runs on the same data
@@ -77,14 +77,17 @@ class EarlyLossRecorder(keras.callbacks.Callback):
         self.losses.append((seen * mean - previous_seen * previous_mean) / (seen - previous_seen))
 
 
-def training_batches(dataset, batch_size, seed):
-    """Mini-batches reshuffled every epoch (the notes), reproducibly from `seed`.
+def training_batches(dataset, batch_size, seed, shuffle="each_epoch"):
+    """Mini-batches reshuffled every epoch (the notes), reproducibly from `seed`; the other
+    orders of the `shuffle` setting (one fixed order) come from experiments/data_order.py.
 
     A tf.data pipeline over in-memory tensors: Keras's numpy adapter rebuilds a pipeline and
     copies the arrays every epoch, several times slower per step on small models.
     """
     import tensorflow as tf
 
+    if shuffle != "each_epoch":
+        return data_order.fixed_order_batches(dataset, batch_size, seed, shuffle)
     num_train = len(dataset.x_train)
     return (
         tf.data.Dataset.from_tensor_slices((dataset.x_train, dataset.y_train))
@@ -136,7 +139,7 @@ def train_run(config, run_dir, extra_callbacks=(), verbose=0):
     visibility = make_callbacks(config, run_dir, probe, initial_loss(model, probe))
     callbacks = [timer, early, *visibility, *extra_callbacks]
     history = model.fit(
-        training_batches(dataset, batch_size, config["seed"]),
+        training_batches(dataset, batch_size, config["seed"], config["shuffle"]),
         epochs=config["epochs"],
         validation_data=validation_batches(dataset),
         shuffle=False,  # the pipeline reshuffles; Keras's flag applies to arrays only
