@@ -33,7 +33,9 @@ import math
 import numpy as np
 
 from experiments.findings import Finding, verdict_from
-from experiments.surfaces import display_table, save_figure, write_figures_to_tensorboard
+from experiments.figures import figure as _figure
+from experiments.figures import save_figure, write_figures_to_tensorboard
+from experiments.tables import display_table
 
 DEFAULT_PARAMS = {
     "depth": 30,  # layers of the deep linear network
@@ -420,12 +422,6 @@ def _initialization_findings(statistics, depth, seeds):
 
 
 # --- figures and run -------------------------------------------------------------------------
-
-
-def _figure(width, height):
-    from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
-
-    return Figure(figsize=(width, height), layout="constrained")
 
 
 def _plot_deep_linear(measured, params, exp_dir):

@@ -56,7 +56,10 @@ from typing import Callable
 
 import numpy as np
 
+from experiments.figures import TENSORBOARD_DIR, save_figure, write_figures_to_tensorboard
+from experiments.figures import figure as _figure
 from experiments.findings import Finding, verdict_from
+from experiments.tables import display_table
 
 DEFAULT_PARAMS = {
     "steps": 2000,  # steps per path on the bowls and the saddle
@@ -81,7 +84,6 @@ LEARNING_RATE_RANGE = (1e-3, 30.0)
 RESCALE_STEPS = 10  # steps over which the per-axis effective learning rates are measured
 SADDLE_ESCAPE = 1.0  # |w2| at which a path has left the saddle
 BOWL_START_RADIUS = math.sqrt(32.0)  # f = 32 at every bowl start; the figure's is (-40, 4)
-TENSORBOARD_DIR = "figures"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -680,12 +682,6 @@ def _random_starts_finding(found, losses, surface, unsettled):
 # --- figures ---------------------------------------------------------------------------------
 
 
-def _figure(width, height):
-    from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
-
-    return Figure(figsize=(width, height), layout="constrained")
-
-
 def _contours(ax, surface, levels=24):
     w1 = np.linspace(surface.extent[0], surface.extent[1], 300)
     w2 = np.linspace(surface.extent[2], surface.extent[3], 300)
@@ -870,42 +866,6 @@ def _plot_double_well(shown, box, found, exp_dir):
     _legend_once(starts, loc="lower left")
     figure.suptitle(f"Double well f = {DOUBLE_WELL.formula}")
     return save_figure(figure, exp_dir, "double_well.png")
-
-
-def save_figure(figure, exp_dir, file_name, dpi=100):
-    """Writes `figure` to exp_dir/file_name atomically (temp name, then rename); returns the name."""
-    os.makedirs(exp_dir, exist_ok=True)
-    path = os.path.join(exp_dir, file_name)
-    temporary = os.path.join(exp_dir, f".tmp-{os.getpid()}-{file_name}")
-    figure.savefig(temporary, dpi=dpi, format="png")
-    os.replace(temporary, path)
-    return file_name
-
-
-def write_figures_to_tensorboard(exp_dir, file_names):
-    """The same PNGs as `tf.summary.image`s in exp_dir/figures (TensorBoard's Images tab),
-    tagged by file name without `.png`."""
-    import tensorflow as tf
-
-    directory = os.path.join(exp_dir, TENSORBOARD_DIR)
-    if os.path.isdir(directory):  # a rerun replaces the figures rather than adding a second set
-        for name in os.listdir(directory):
-            if name.startswith("events.out.tfevents."):
-                os.remove(os.path.join(directory, name))
-    writer = tf.summary.create_file_writer(directory)
-    with writer.as_default():
-        for file_name in file_names:
-            image = tf.image.decode_png(tf.io.read_file(os.path.join(exp_dir, file_name)), channels=3)
-            tf.summary.image(os.path.splitext(file_name)[0], image[None], step=0)
-    writer.close()
-
-
-def display_table(rows):
-    """The results table: blanks (not NaN) where a measure does not apply to a study."""
-    import pandas as pd
-
-    table = pd.DataFrame(rows)
-    return table.astype(object).where(table.notna(), "")
 
 
 def check_params(params):
