@@ -25,6 +25,7 @@ import dataclasses
 from typing import Callable
 
 from experiments import deep_linear, surfaces
+from experiments.kind_result import KindResult
 
 MLP = "mlp"
 
@@ -36,14 +37,6 @@ class Kind:
     check: Callable
     run: Callable
     description: str = ""
-
-
-@dataclasses.dataclass
-class KindResult:
-    table: object  # pandas DataFrame
-    findings: list
-    figures: list
-    measurements: dict = dataclasses.field(default_factory=dict)
 
 
 KINDS = {
