@@ -38,8 +38,9 @@ import os
 
 import numpy as np
 
-from experiments import files, hparams_groups, paired_stats
+from experiments import files, hparams_groups
 from experiments.findings import Finding
+from experiments.kind_result import KindResult
 
 DEFAULT_PARAMS = {
     "width": 128,  # the project's default MLP
@@ -52,7 +53,6 @@ DEFAULT_PARAMS = {
     "limit": 0,  # examples of digits to use (0: all)
 }
 SLOPE_FIT_MIN_FACTOR = 0.9  # finite-population factor (N - B) / (N - 1) of the sizes the slope is fitted on
-SLOPE_MARGIN = 0.1  # |slope + 1| below this counts as the 1/B law
 CHUNK = 256  # examples per per-example-gradient computation
 
 
@@ -215,15 +215,21 @@ def check_params(params):
 
 
 def run(params, seeds, exp_dir):
-    """Returns (table, findings, figure names)."""
+    """Returns a KindResult; its measurements are per (seed, checkpoint)."""
     check_params(params)
     rows = [row for seed in range(seeds) for row in measure_seed(params, seed)]
     files.write_json_atomic(os.path.join(exp_dir, "measurements.json"), rows)
-    findings, slopes = _findings(rows, os.path.dirname(os.path.normpath(exp_dir)))
+    slopes = [log_log_slope(_fitted_sizes(r), [r["errors"][b] for b in _fitted_sizes(r)]) for r in rows]
+    last = max(r["epoch"] for r in rows)
+    measurements = {
+        "batch_error_slope": slopes,
+        "b_simple_at_init": [r["b_simple"] for r in rows if r["epoch"] == min(r["epoch"] for r in rows)],
+        "b_simple_after_training": [r["b_simple"] for r in rows if r["epoch"] == last],
+    }
+    findings = [_noise_finding(rows), _critical_batch_finding(rows, os.path.dirname(os.path.normpath(exp_dir)))]
     figures = [_plot(rows, exp_dir)]
-    table = _table(rows, slopes)
     hparams_groups.write_session_groups(exp_dir, _as_records(rows, slopes), metrics=("b_simple", "slope"))
-    return table, findings, figures
+    return KindResult(_table(rows, slopes), findings, figures, measurements)
 
 
 def _fitted_sizes(row):
@@ -231,87 +237,79 @@ def _fitted_sizes(row):
     return [b for b in row["errors"] if (n - b) / (n - 1) >= SLOPE_FIT_MIN_FACTOR]
 
 
-def _findings(rows, logdir):
-    slopes = [log_log_slope(_fitted_sizes(r), [r["errors"][b] for b in _fitted_sizes(r)]) for r in rows]
-    sizes = _fitted_sizes(rows[0])
-    mean, low, high = paired_stats.mean_interval(slopes)
-    n = len(slopes)
-    # Each size's mean of `draws` exact errors against tr(Sigma)/B (N-B)/(N-1), in standard errors.
-    deviations = [
-        abs(r["errors"][b] - expected_batch_error(r["trace_sigma"], r["examples"], b)) / r["errors_sem"][b]
-        for r in rows for b in r["errors"] if r["errors_sem"][b] > 0
-    ]  # fmt: skip
-    within = np.mean(np.array(deviations) <= 2)
-    more_error = Finding(
-        "Small batches give gradients with more error: E|g_B - G|^2 falls as the batch grows",
-        paired_stats.verdict(-high, -low, SLOPE_MARGIN) if math.isfinite(low) else "measured",
-        f"Log-log slope of the mean squared error of a batch gradient against the full-batch gradient, "
-        f"over B = {min(sizes)}..{max(sizes)} ({paired_stats.describe(mean, low, high, n)} over seeds x "
-        f"checkpoints); the error at B = 1 is {np.mean([r['errors'][1] / r['errors'][max(sizes)] for r in rows if 1 in r['errors']]):.3g} "
-        f"times that at B = {max(sizes)}. The mean of {rows[0]['draws']} exactly computed draws lies within "
-        f"two standard errors of tr(Sigma)/B (N-B)/(N-1) for {100 * within:.0f}% of the (size, seed, checkpoint) "
-        "cells (about 95% if the formula holds).",
-    )
-    law = Finding(
-        "The squared error follows a 1/B law (slope -1 on log-log axes)",
-        _law_verdict(low, high),
-        f"Slope {paired_stats.describe(mean, low, high, n)}; within ±{SLOPE_MARGIN} of -1 counts as the law "
-        f"(fitted where the finite-population factor (N-B)/(N-1) >= {SLOPE_FIT_MIN_FACTOR}). So the error's "
-        "norm falls as 1/sqrt(B): four times the batch halves it.",
-    )
+def _noise_finding(rows):
     by_epoch = {}
     for r in rows:
         by_epoch.setdefault(r["epoch"], []).append(r["b_simple"])
     listing = "; ".join(
         f"epoch {e}: {np.mean(v):.3g} (range {min(v):.3g}-{max(v):.3g})" for e, v in sorted(by_epoch.items())
     )
-    noise = Finding(
-        "Gradient noise scale B_simple = tr(Sigma) / |G|^2 (McCandlish et al. 2018)",
+    # Each size's mean of `draws` exact errors against tr(Sigma)/B (N-B)/(N-1), in standard errors.
+    deviations = [
+        abs(r["errors"][b] - expected_batch_error(r["trace_sigma"], r["examples"], b)) / r["errors_sem"][b]
+        for r in rows for b in r["errors"] if r["errors_sem"][b] > 0
+    ]  # fmt: skip
+    within = float(np.mean(np.array(deviations) <= 2)) if deviations else math.nan
+    return Finding(
+        "Gradient noise scale B_simple = tr(Sigma) / |G|^2 (McCandlish et al. 2018), measured exactly",
         "measured",
         f"Per checkpoint, over {len(by_epoch[min(by_epoch)])} initialization(s), N = {rows[0]['examples']} "
         f"examples, P = {rows[0]['parameters']} weights: {listing}. At B = B_simple a batch gradient's "
-        "squared error equals |G|^2; the noise scale grows as training shrinks |G|.",
+        "squared error equals |G|^2; the noise scale grows as training shrinks |G|. The mean of "
+        f"{rows[0]['draws']} exactly computed batch errors lies within two standard errors of "
+        f"tr(Sigma)/B (N-B)/(N-1) in {100 * within:.0f}% of the (size, seed, checkpoint) cells (about 95% "
+        "expected if the formula holds; per-example gradients are heavy-tailed late in training).",
+        experiment="minibatch_noise",
     )
+
+
+def _critical_batch_finding(rows, logdir):
+    last = max(r["epoch"] for r in rows)
+    final = float(np.mean([r["b_simple"] for r in rows if r["epoch"] == last]))
+    initial = float(np.mean([r["b_simple"] for r in rows if r["epoch"] == min(r["epoch"] for r in rows)]))
     best = best_rate_by_batch_size(logdir)
-    final = np.mean(by_epoch[max(by_epoch)])
     if best is None:
         text = (
             f"`batch_size_lr` has not been run (no {os.path.join(logdir, 'batch_size_lr', 'results.csv')}), "
-            f"so there is nothing to set the predicted critical batch size (~B_simple = {final:.3g} at the "
-            "end of its epoch budget) beside. Run `python experiments/run.py batch_size_lr` and this one again."
+            f"so the predicted critical batch size (B_crit ~ B_simple = {final:.3g} after {last} epochs, "
+            f"{initial:.3g} at initialization) has nothing to be set beside. Run "
+            "`python experiments/run.py batch_size_lr` with the same --logdir, then this one again."
         )
     else:
-        last, after = where_rate_stops_growing(best)
+        stop, after = where_rate_stops_growing(best)
         rates = ", ".join(f"B={b}: lr {r:.3g}" for b, r in sorted(best.items()))
         where = (
-            f"grows up to B = {last} and not from {last} to {after}"
+            f"grows up to B = {stop} and not from {stop} to {after}"
             if after
-            else f"still grows at the largest batch size tried ({last})"
+            else f"still grows at the largest batch size tried ({stop})"
         )
-        consistent = (after is None and final >= last) or (after is not None and last <= final * 4 and final <= after * 4)
         text = (
-            f"`batch_size_lr`'s best rate per batch size: {rates}; it {where}. B_simple at the end of the same "
-            f"epoch budget is {final:.3g} (at initialization {np.mean(by_epoch[min(by_epoch)]):.3g}): "
-            + ("consistent" if consistent else "not consistent")
-            + " with the best rate's growth stopping near B_crit ~ B_simple (within a factor 4 of the "
-            "bracket; the rate grid is coarse)."
+            f"`batch_size_lr`'s best rate per batch size: {rates}; it {where}. McCandlish et al. predict "
+            f"growth up to about B_simple: {initial:.3g} at initialization, {final:.3g} after {last} epochs. "
+            + _agreement(stop, after, initial, final)
         )
-    critical = Finding("Critical batch size predicted by B_simple against batch_size_lr's best rates", "measured", text)
-    return [more_error, law, noise, critical], slopes
+    return Finding(
+        "Critical batch size predicted by B_simple, beside where batch_size_lr's best rate stops growing",
+        "measured",
+        text,
+        experiment="minibatch_noise",
+    )
 
 
-def _law_verdict(low, high):
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return "measured"
-    if -1 - SLOPE_MARGIN < low and high < -1 + SLOPE_MARGIN:
-        return "supported"
-    if high < -1 - SLOPE_MARGIN or low > -1 + SLOPE_MARGIN:
-        return "contradicted"
-    return "inconclusive"
+def _agreement(stop, after, initial, final):
+    low, high = min(initial, final), max(initial, final)
+    if after is None:
+        return (
+            "The best rate is still growing at the largest batch tried, consistent with a critical batch "
+            f"size above {stop}" + (" (B_simple agrees)." if high >= stop else f", above B_simple's {high:.3g}.")
+        )
+    if low <= after and high >= stop:
+        return f"The growth stops between {stop} and {after}, inside B_simple's range over training: consistent."
+    return f"The growth stops between {stop} and {after}, outside B_simple's range {low:.3g}-{high:.3g}: not consistent."
 
 
 def _table(rows, slopes):
-    from experiments.surfaces import display_table
+    from experiments.tables import display_table
 
     return display_table([
         {
@@ -335,16 +333,14 @@ def _as_records(rows, slopes):
 
 
 def _plot(rows, exp_dir):
-    import matplotlib
+    from matplotlib import colormaps
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from experiments.figures import figure, save_figure
 
-    from experiments.surfaces import save_figure
-
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig = figure(12, 4.5)
+    ax, bx = fig.subplots(1, 2)
     epochs = sorted({r["epoch"] for r in rows})
-    colours = plt.cm.viridis(np.linspace(0, 0.85, len(epochs)))
+    colours = colormaps["viridis"](np.linspace(0, 0.85, len(epochs)))
     for colour, epoch in zip(colours, epochs):
         part = [r for r in rows if r["epoch"] == epoch]
         sizes = sorted(part[0]["errors"])
@@ -358,7 +354,4 @@ def _plot(rows, exp_dir):
     ax.set(xlabel="batch size B", ylabel="E|g_B - G|² / |G|²", title="Error of a batch gradient (relative)")
     ax.legend(fontsize=7)
     bx.set(xlabel="epochs trained", ylabel="B_simple = tr(Σ)/|G|²", title="Gradient noise scale", yscale="log")
-    fig.tight_layout()
-    name = save_figure(fig, exp_dir, "gradient_noise.png")
-    plt.close(fig)
-    return name
+    return save_figure(fig, exp_dir, "gradient_noise.png")

@@ -53,11 +53,35 @@ def train_arms(exp_dir, arms, seeds, out=None):
 def write_outputs(exp_dir, records, varied, title):
     """runs.csv, the per-configuration table, curves.png and the aggregated HParams sessions;
     returns (table, figure names)."""
-    from experiments import files, hparams_groups, results
+    from experiments import figures, files, hparams_groups, results
 
     runs = results.runs_table(records, varied)
     files.write_csv_atomic(os.path.join(exp_dir, "runs.csv"), runs)
     summary = results.summary_table(runs, varied)
-    results.plot_curves(records, os.path.join(exp_dir, "curves.png"), title)
+    figures.plot_curves(records, os.path.join(exp_dir, figures.CURVES_FILE), title)
     hparams_groups.write_session_groups(exp_dir, records)
-    return results.display_table(summary, varied), ["curves.png"]
+    return results.display_table(summary, varied), [figures.CURVES_FILE]
+
+
+def per_seed(records, metric):
+    """{seed: the record's final `metric`}, None where the run diverged or failed (no usable
+    value; experiments/claims.py drops such pairs the same way). A run that did not learn keeps
+    its (bad) value."""
+    from experiments.claims import value
+
+    return {record["config"]["seed"]: value(record, metric) for record in records}
+
+
+def paired_differences(first, second, metric):
+    """metric(first) - metric(second) per seed, pairing asserted (experiments.evidence.pair);
+    pairs where either run has no value are left out."""
+    from experiments import evidence
+
+    a = {r["config"]["seed"]: r for r in first}
+    b = {r["config"]["seed"]: r for r in second}
+    values = []
+    for seed, x, y in evidence.pair(a, b):
+        vx, vy = per_seed([x], metric)[seed], per_seed([y], metric)[seed]
+        if vx is not None and vy is not None:
+            values.append(vx - vy)
+    return values

@@ -107,6 +107,8 @@ SETTINGS = {
     "log_every_steps": Setting(16, int, "per-step learning-rate logging frequency", minimum=1),
     "stats_every_steps": Setting(128, int, "gradient/weight statistics frequency", minimum=1),
     "record_steps": Setting(0, int, "record the training loss of the first N steps", minimum=0),
+    # Outcomes (experiments/outcomes.py): a finished run within this margin of chance accuracy did not learn.
+    "chance_margin": Setting(0.1, float, "did_not_learn: final validation accuracy <= 1/classes + this", minimum=0, maximum=1),
     "divergence_factor": Setting(1e3, float, "diverged when the loss exceeds this multiple of its first value", minimum=1, above_minimum=True),
 }  # fmt: skip
 

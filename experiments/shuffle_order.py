@@ -2,15 +2,16 @@
 
 Three arms differ only in the `shuffle` setting (experiments/data_order.py): "each_epoch"
 (the default), "once" and "sorted". Seed s gives every arm the same initialization; "once" and
-"each_epoch" also share their first epoch's order. Everything else is the project's default
-run at `epochs`, so the comparison is at a fixed epoch budget.
+"each_epoch" also share the first epoch's order (the difference is the reshuffling itself).
+Everything else is fixed (`[params]`), so arms are compared at one epoch budget.
 
-Decision rule, declared before the runs (experiments/paired_stats.py): per seed, the final
-validation loss of the other arm minus that of "each_epoch" (> 0: reshuffling ends better);
-supported when the 95% t interval lies above 0, contradicted below, no effect inside ±`margin`.
+Measurements (per seed, for the experiment file's claims; experiments/evidence.py decides):
+`val_loss_<arm>_minus_each_epoch` and `val_accuracy_<arm>_minus_each_epoch` for arm "once" and
+"sorted": > 0 in loss (< 0 in accuracy) means reshuffling ends better.
 """
 
-from experiments import kind_runs, paired_stats
+from experiments import kind_runs
+from experiments.kind_result import KindResult
 
 DEFAULT_PARAMS = {
     "optimizer": "sgd",
@@ -20,43 +21,39 @@ DEFAULT_PARAMS = {
     "epochs": 10,
     "limit": 0,  # examples of digits (0: all)
     "width": 128,
-    "margin": 0.02,  # validation loss: smaller differences count as no practical effect
 }
 ORDERS = ("each_epoch", "once", "sorted")
+TRAINING_PARAMS = ("optimizer", "learning_rate", "momentum", "batch_size", "epochs", "width")
 
 
 def check_params(params):
-    from experiments.settings import validate
+    from experiments.settings import SettingError, validate
 
-    for name in ("optimizer", "learning_rate", "momentum", "batch_size", "epochs", "width"):
-        validate(name, params[name])
+    for name in TRAINING_PARAMS:
+        try:
+            validate(name, params[name])
+        except SettingError as error:
+            raise ValueError(f"params.{error}") from None
     if params["limit"] and params["limit"] < 20:
         raise ValueError(f"params.limit must be 0 (all) or >= 20; got {params['limit']!r}")
-    if not params["margin"] >= 0:
-        raise ValueError(f"params.margin must be >= 0; got {params['margin']!r}")
+
+
+def training_settings(params):
+    settings = {k: params[k] for k in TRAINING_PARAMS}
+    if params["limit"]:
+        settings["limit"] = params["limit"]
+    return settings
 
 
 def run(params, seeds, exp_dir):
     check_params(params)
-    fixed = {k: params[k] for k in ("optimizer", "learning_rate", "momentum", "batch_size", "epochs", "width")}
-    if params["limit"]:
-        fixed["limit"] = params["limit"]
+    fixed = training_settings(params)
     by_arm = kind_runs.train_arms(exp_dir, {order: {**fixed, "shuffle": order} for order in ORDERS}, seeds)
-    findings = []
-    for other, claim in (
-        ("once", "Reshuffling every epoch ends better than one fixed order"),
-        ("sorted", "Reshuffling every epoch ends far better than data sorted by class"),
-    ):
-        finding, _ = paired_stats.compare(
-            claim, by_arm[other], by_arm["each_epoch"], "val_loss", higher_is_better=False,
-            margin=params["margin"], names=(other, "each_epoch"),
-        )  # fmt: skip
-        findings.append(finding)
-        accuracy, _ = paired_stats.compare(
-            f"{claim} (validation accuracy)", by_arm[other], by_arm["each_epoch"], "val_accuracy",
-            higher_is_better=True, margin=0.005, names=(other, "each_epoch"),
-        )  # fmt: skip
-        findings.append(accuracy)
+    measurements = {
+        f"{metric}_{other}_minus_each_epoch": kind_runs.paired_differences(by_arm[other], by_arm["each_epoch"], metric)
+        for other in ("once", "sorted")
+        for metric in ("val_loss", "val_accuracy")
+    }
     records = [r for arm in by_arm.values() for r in arm]
     table, figures = kind_runs.write_outputs(exp_dir, records, ["shuffle"], "Data order: reshuffled, fixed, sorted")
-    return table, findings, figures
+    return KindResult(table, [], figures, measurements)

@@ -16,7 +16,7 @@ from callbacks import (
     MetricsFile,
     OptimizerStateStatistics,
 )
-from experiments import data, data_order, factory, files
+from experiments import data, data_order, factory, files, outcomes
 from experiments.models import build_mlp
 
 _DATASETS = {}  # per process: the sweep trains many runs on the same data
@@ -160,10 +160,11 @@ def train_run(config, run_dir, extra_callbacks=(), verbose=0):
         "history": {k: [float(v) for v in values] for k, values in history.history.items()},
         "wall_time_s": time.perf_counter() - started,
         "versions": versions(),
+        "initial_loss": guard.initial_loss if guard else None,  # outcomes: did the loss ever fall below it?
     }
     if early.losses:
         record["early_steps"] = {"step": early.steps, "loss": early.losses}
-    write_hparams(run_dir, config, metrics)
+    write_hparams(run_dir, {**config, "outcome": outcomes.classify({**record, "config": config})[0]}, metrics)
     return record
 
 

@@ -8,7 +8,7 @@ import time
 import traceback
 import warnings
 
-from experiments import files
+from experiments import files, outcomes
 from experiments.sweep import CONFIG_FILE, RECORD_FILE
 
 
@@ -43,6 +43,7 @@ def run_and_record(run, logdir, verbose=False):
         seed=run.config["seed"],
         config=run.config,
     )
+    record = outcomes.with_outcome(record)  # ok / did_not_learn / diverged / failed
     # Written last, atomically: a run without record.json was interrupted and is redone.
     files.write_json_atomic(os.path.join(run_dir, RECORD_FILE), record)
     if not os.path.exists(os.path.join(run_dir, CONFIG_FILE)):

@@ -102,12 +102,22 @@ def test_experiment_end_to_end(tmp_path):
         checkpoint_epochs = [0, 1]
         batch_sizes = [1, 2, 4, 8]
         draws = 20
+        [[claims]]
+        id = "minibatch-noisy-gradient"
+        claim = "1/B"
+        test = "kind"
+        measure = "batch_error_slope"
+        target = -1.0
+        direction = "within"
+        margin = 0.1
     """))
     assert cli.main(["tiny_noise", "--specs-dir", str(specs), "--logdir", str(tmp_path / "logs")]) == 0
     out = tmp_path / "logs" / "tiny_noise"
-    findings = json.loads((out / "findings.json").read_text())["findings"]
-    assert [f["verdict"] for f in findings][2:] == ["measured", "measured"]
-    assert "has not been run" in findings[3]["evidence"]
+    findings = {f["id"] or f["claim"]: f for f in json.loads((out / "findings.json").read_text())["findings"]}
+    claim = findings["minibatch-noisy-gradient"]
+    assert claim["n"] == 4 and claim["verdict"] in ("supported", "contradicted", "inconclusive")
+    critical = next(f for k, f in findings.items() if k.startswith("Critical batch size"))
+    assert "has not been run" in critical["evidence"]
     assert (out / "gradient_noise.png").stat().st_size > 0
     measured = json.loads((out / "measurements.json").read_text())
     assert len(measured) == 4 and all(m["b_simple"] > 0 for m in measured)

@@ -21,7 +21,6 @@ from experiments.training import train_run
 TINY = """
     description = "tiny learning-rate sweep"
     question = "does a huge rate diverge?"
-    analysis = "learning_rate"
     seeds = 2
     [fixed]
     optimizer = "sgd"
@@ -31,6 +30,14 @@ TINY = """
     batch_size = 32
     [vary]
     learning_rate = [0.05, 1000000.0]
+    [[claims]]
+    id = "lr-too-large-explodes"
+    claim = "A learning rate that is too large makes the loss explode"
+    test = "threshold"
+    metric = "diverged"
+    arms = [{ learning_rate = 1000000.0 }]
+    target = 0.5
+    direction = "greater"
 """
 
 
@@ -136,7 +143,6 @@ def test_tuning_gives_each_arm_its_own_best_rate(tmp_path, capsys):
     _spec(tmp_path, "tuned", """
         description = "two arms, tuned"
         question = "which arm?"
-        analysis = "tuned_arms"
         seeds = 2
         [fixed]
         epochs = 2
@@ -167,7 +173,6 @@ def test_random_search_reruns_the_best_trials_over_seeds(tmp_path):
     _spec(tmp_path, "search", """
         description = "random search"
         question = "what does it find?"
-        analysis = "random_search"
         seeds = 2
         [fixed]
         optimizer = "sgd"
@@ -185,7 +190,7 @@ def test_random_search_reruns_the_best_trials_over_seeds(tmp_path):
     assert len(runs[runs.seed == 0]) == 3
     final = runs[runs.stage == "final"]
     assert sorted(final.seed) == [0, 1] and final.group.nunique() == 1
-    assert "random trials" in (tmp_path / "logs" / "search" / "report.md").read_text()
+    assert "trial00" in (tmp_path / "logs" / "search" / "report.md").read_text()
 
 
 def _free_port():

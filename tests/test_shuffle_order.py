@@ -57,11 +57,17 @@ def test_experiment_end_to_end(tmp_path):
         epochs = 2
         limit = 120
         width = 8
+        [[claims]]
+        id = "shuffle-each-epoch"
+        claim = "reshuffling beats one order"
+        test = "kind"
+        measure = "val_loss_once_minus_each_epoch"
+        direction = "greater"
     """))
     assert cli.main(["tiny_shuffle", "--specs-dir", str(specs), "--logdir", str(tmp_path / "logs")]) == 0
     out = tmp_path / "logs" / "tiny_shuffle"
-    findings = json.loads((out / "findings.json").read_text())["findings"]
-    assert len(findings) == 4 and all("n=2" in f["evidence"] for f in findings)
+    (finding,) = json.loads((out / "findings.json").read_text())["findings"]
+    assert finding["id"] == "shuffle-each-epoch" and finding["n"] == 2
     configs = [json.loads((out / f"{o}_seed1" / "config.json").read_text()) for o in data_order.ORDERS]
     assert [c["shuffle"] for c in configs] == list(data_order.ORDERS) and {c["seed"] for c in configs} == {1}
     assert sorted(p.name for p in (out / "hparams_groups").iterdir()) == sorted(data_order.ORDERS)
