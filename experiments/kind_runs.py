@@ -26,16 +26,36 @@ def planned(exp_dir, run_id, settings, group, configuration=None, stage="final")
     )
 
 
-def train(exp_dir, runs, out=None):
-    """Trains the planned `runs` not done yet; returns every run's record, in order."""
-    from experiments.workers import SerialPool
-
+def train(exp_dir, runs, out=None, callbacks_for=None):
+    """Trains the planned `runs` not done yet; returns every run's record, in order.
+    `callbacks_for(run)`, if given, returns extra Keras callbacks for a run (a new list each call)."""
     logdir = os.path.dirname(os.path.normpath(exp_dir))
     progress = sweep.Progress(len(runs), out or sys.stdout)
-    return sweep.execute(runs, logdir, SerialPool(), progress)
+    return sweep.execute(runs, logdir, _CallbackPool(callbacks_for), progress)
 
 
-def train_arms(exp_dir, arms, seeds, out=None):
+class _CallbackPool:
+    """workers.SerialPool, with extra callbacks per run."""
+
+    def __init__(self, callbacks_for):
+        from experiments.workers import SerialPool
+
+        self._pool = SerialPool()
+        self.callbacks_for = callbacks_for
+
+    def map_runs(self, runs, logdir, on_start=None):
+        from experiments.workers import run_and_record
+
+        if self.callbacks_for is None:
+            yield from self._pool.map_runs(runs, logdir, on_start)
+            return
+        for run in runs:
+            if on_start:
+                on_start(run)
+            yield run, run_and_record(run, logdir, extra_callbacks=self.callbacks_for(run))
+
+
+def train_arms(exp_dir, arms, seeds, out=None, callbacks_for=None):
     """`arms` = {label: settings}; every arm on seeds 0..seeds-1 (seed s: the same initialization
     in every arm). Returns {label: [record per seed]}."""
     runs = [
@@ -43,7 +63,7 @@ def train_arms(exp_dir, arms, seeds, out=None):
         for label, settings in arms.items()
         for seed in range(seeds)
     ]
-    records = train(exp_dir, runs, out)
+    records = train(exp_dir, runs, out, callbacks_for)
     by_arm = {label: [] for label in arms}
     for run, record in zip(runs, records):
         by_arm[run.group].append(record)

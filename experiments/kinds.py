@@ -24,7 +24,7 @@ spec.py reads this registry whenever it reads an experiment file.
 import dataclasses
 from typing import Callable
 
-from experiments import deep_linear, gradient_noise, shuffle_order, surfaces
+from experiments import deep_linear, gradient_noise, numerics, rescue, shuffle_order, surfaces
 from experiments.kind_result import KindResult
 
 MLP = "mlp"
@@ -54,6 +54,10 @@ KINDS.update(
     for kind in (
         Kind("gradient_noise", gradient_noise.DEFAULT_PARAMS, gradient_noise.check_params, gradient_noise.run,
              "per-example gradients: a batch gradient's error against the full batch, the noise scale"),
+        Kind("numerics", numerics.DEFAULT_PARAMS, numerics.check_params, numerics.run,
+             "softmax and cross-entropy in float32: from logits against softmax then log"),
+        Kind("rescue", rescue.DEFAULT_PARAMS, rescue.check_params, rescue.run,
+             "runs that go wrong, left alone or rescued by a change of the learning rate mid-run"),
         Kind("shuffle_order", shuffle_order.DEFAULT_PARAMS, shuffle_order.check_params, shuffle_order.run,
              "training runs that differ in the order of the training data"),
     )

@@ -110,6 +110,7 @@ SETTINGS = {
     # Outcomes (experiments/outcomes.py): a finished run within this margin of chance accuracy did not learn.
     "chance_margin": Setting(0.1, float, "did_not_learn: final validation accuracy <= 1/classes + this", minimum=0, maximum=1),
     "divergence_factor": Setting(1e3, float, "diverged when the loss exceeds this multiple of its first value", minimum=1, above_minimum=True),
+    "divergence_rollback": Setting(False, bool, "on divergence, restore the last good weights and lower the rate 10x (up to 3 times) instead of stopping"),
 }  # fmt: skip
 
 

@@ -212,7 +212,8 @@ def make_callbacks(config, run_dir, probe, start_loss):
         gradients,
         OptimizerStateStatistics(run_dir, log_every_n_steps=config["stats_every_steps"], histogram_every_n_steps=None),
         DivergenceGuard(
-            run_dir, max_loss_ratio=config["divergence_factor"], initial_loss=start_loss, gradient_statistics=gradients
+            run_dir, max_loss_ratio=config["divergence_factor"], initial_loss=start_loss, gradient_statistics=gradients,
+            rollback=config["divergence_rollback"],
         ),
         MetricsFile(os.path.join(run_dir, "metrics.jsonl")),
         keras.callbacks.TensorBoard(run_dir, histogram_freq=0, write_graph=False, update_freq="epoch"),

@@ -12,8 +12,9 @@ from experiments import files, outcomes
 from experiments.sweep import CONFIG_FILE, RECORD_FILE
 
 
-def run_and_record(run, logdir, verbose=False):
-    """Trains one planned run and writes its record atomically; a raising run becomes `failed`."""
+def run_and_record(run, logdir, verbose=False, extra_callbacks=()):
+    """Trains one planned run and writes its record atomically; a raising run becomes `failed`.
+    `extra_callbacks` (Keras callbacks) run after the run's own (training.train_run)."""
     from experiments.training import train_run
 
     run_dir = run.directory(logdir)
@@ -23,7 +24,7 @@ def run_and_record(run, logdir, verbose=False):
         # progress lines: the record's status and reason already say what happened.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            record = train_run(run.config, run_dir, verbose=2 if verbose else 0)
+            record = train_run(run.config, run_dir, extra_callbacks, verbose=2 if verbose else 0)
         record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught if not _is_noise(w)})
     except Exception as error:  # noqa: BLE001 - a failed run is recorded; the sweep goes on
         os.makedirs(run_dir, exist_ok=True)
