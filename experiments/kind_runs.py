@@ -10,12 +10,12 @@ atomically last), so a rerun resumes and a finished run is never trained twice.
 import os
 import sys
 
-from experiments import sweep
 from experiments.settings import resolve
 
 
 def planned(exp_dir, run_id, settings, group, configuration=None, stage="final"):
     """A `sweep.PlannedRun` for one run of `exp_dir`'s experiment; `settings` are validated."""
+    from experiments import sweep  # not at import: sweep -> spec -> kinds imports the kind modules
     return sweep.PlannedRun(
         experiment=os.path.basename(os.path.normpath(exp_dir)),
         group=group,
@@ -29,6 +29,8 @@ def planned(exp_dir, run_id, settings, group, configuration=None, stage="final")
 def train(exp_dir, runs, out=None, callbacks_for=None):
     """Trains the planned `runs` not done yet; returns every run's record, in order.
     `callbacks_for(run)`, if given, returns extra Keras callbacks for a run (a new list each call)."""
+    from experiments import sweep
+
     logdir = os.path.dirname(os.path.normpath(exp_dir))
     progress = sweep.Progress(len(runs), out or sys.stdout)
     return sweep.execute(runs, logdir, _CallbackPool(callbacks_for), progress)

@@ -24,7 +24,7 @@ spec.py reads this registry whenever it reads an experiment file.
 import dataclasses
 from typing import Callable
 
-from experiments import deep_linear, gradient_noise, numerics, rescue, shuffle_order, surfaces
+from experiments import deep_linear, gradient_noise, grid_vs_random, importance, numerics, rescue, shuffle_order, surfaces
 from experiments.kind_result import KindResult
 
 MLP = "mlp"
@@ -54,6 +54,10 @@ KINDS.update(
     for kind in (
         Kind("gradient_noise", gradient_noise.DEFAULT_PARAMS, gradient_noise.check_params, gradient_noise.run,
              "per-example gradients: a batch gradient's error against the full batch, the noise scale"),
+        Kind("grid_vs_random", grid_vs_random.DEFAULT_PARAMS, grid_vs_random.check_params, grid_vs_random.run,
+             "random search against a grid of the same budget, over seeds of the search"),
+        Kind("importance", importance.DEFAULT_PARAMS, importance.check_params, importance.run,
+             "random searches and the functional-ANOVA importance of each hyperparameter"),
         Kind("numerics", numerics.DEFAULT_PARAMS, numerics.check_params, numerics.run,
              "softmax and cross-entropy in float32: from logits against softmax then log"),
         Kind("rescue", rescue.DEFAULT_PARAMS, rescue.check_params, rescue.run,
