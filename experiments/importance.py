@@ -46,10 +46,10 @@ DEFAULT_PARAMS = {
     "trials": 20,  # per search
     "epochs": 5,
     "limit": 0,  # examples of digits (0: all)
-    "trees": 100,
+    "trees": 200,
     "grid": 16,
     "background": 256,
-    "bootstrap": 30,
+    "bootstrap": 50,
     "search_seed": 0,
 }
 # name: (scale, low, high); the notes' tier of each (1: most important ... 4: almost never).
