@@ -276,3 +276,24 @@ def test_kinds_registry_checks_params_by_type_and_range():
         f"unknown params ['colour'] for kind 'deep_linear'; allowed: {sorted(kinds.KINDS['deep_linear'].parameters)}",
     ]
     assert kinds.resolve_params("surfaces", {"steps": 300}, fail)["steps"] == 300
+
+
+def test_report_gets_a_column_per_data_set_and_names_disagreements(tmp_path):
+    from experiments import findings
+
+    experiment = _experiment(SPEC)
+    for dataset, verdict, directory in (("digits", "supported", tmp_path / "tiny"),
+                                        ("mnist", "contradicted", tmp_path / "mnist" / "tiny")):  # fmt: skip
+        directory.mkdir(parents=True)
+        found = [Finding("c", verdict, "e", id="lr-x", source=["001"], effect=0.1, ci=[0.05, 0.15], n=5, metric="m")]
+        findings.save(str(directory), experiment, found, 5, 10, dataset=dataset)
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "tiny.toml").write_text(textwrap.dedent(SPEC))
+    report.build(str(tmp_path), str(specs))
+    entries = json.loads((tmp_path / "claims.json").read_text())
+    assert sorted((e["id"], e["dataset"], e["verdict"]) for e in entries) == [
+        ("lr-x", "digits", "supported"), ("lr-x", "mnist", "contradicted")]
+    markdown = (tmp_path / "REPORT.md").read_text()
+    assert "| verdict on mnist |" in markdown and "| contradicted |" in markdown
+    assert "`lr-x`: supported on digits, contradicted on mnist" in markdown
