@@ -169,7 +169,7 @@ def build(logdir, specs_dir=spec.SPECS_DIR):
         title = name if dataset == "digits" else f"{name} ({dataset})"
         lines += ["", f"## {title}", "", data["description"], "", f"**Question.** {data['question']}", "",
                   f"Seeds per configuration: {data['seeds']}; runs: {data['runs']}.", ""]
-        lines += [findings.Finding(**f).markdown() for f in data["findings"]]
+        lines += [findings.from_dict(f).markdown() for f in data["findings"]]
         table_path = os.path.join(directory, "results.csv")
         if os.path.exists(table_path):
             lines += ["", _compact_table(pd.read_csv(table_path)).to_markdown(index=False)]
