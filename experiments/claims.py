@@ -338,7 +338,7 @@ def _claim_runs(claim, experiment, records):
 
 def _test_description(claim):
     arms = [_arm_name(a) for a in claim.arms]
-    target = f" - {claim.target:g}" if claim.target else ""
+    target = f", minus {claim.target:g}" if claim.target else ""
     if claim.test == "difference":
         return f"{_metric_text(claim)}, {arms[0]} minus {arms[1]}, paired by seed"
     if claim.test == "threshold":

@@ -101,6 +101,11 @@ def test_each_run_saves_config_record_and_readable_events(tiny_sweep):
     assert hparams["learning_rate"].number_value == pytest.approx(0.05)
     assert hparams["optimizer"].string_value == "sgd"
     assert hparams["seed"].number_value == 1
+    assert hparams["outcome"].string_value == "ok"  # HParams shows each run's outcome
+    diverged = event_accumulator.EventAccumulator(str(tiny_sweep / "logs" / "tiny" / "lr=1e+06_seed1")).Reload()
+    content = diverged.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    outcome = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams["outcome"]
+    assert outcome.string_value == "diverged"
 
 
 def test_report_and_figure_are_written(tiny_sweep):
