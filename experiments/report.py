@@ -131,7 +131,9 @@ def _interval_text(entry):
     effect, ci = entry.get("effect"), entry.get("ci") or [None, None]
     if effect is None:
         return "—"
-    low, high = (f"{x:+.3g}" if x is not None else "∞" for x in ci)
+    # null ends are infinite: no finite interval reaches 95% (e.g. the sign test at n < 6)
+    low = f"{ci[0]:+.3g}" if ci[0] is not None else "-∞"
+    high = f"{ci[1]:+.3g}" if ci[1] is not None else "+∞"
     return f"{effect:+.3g} [{low}, {high}]"
 
 
@@ -235,10 +237,15 @@ def forest_plot(entries, path):
     fig, ax = plt.subplots(figsize=(9, 0.32 * len(rows) + 1.2))
     for i, entry in enumerate(rows):
         effect = entry["effect"]
-        low, high = [(effect if x is None else x) for x in (entry.get("ci") or [None, None])]
-        scale = max(abs(low), abs(high), abs(effect), 1e-12)
-        ax.plot([low / scale, high / scale], [i, i], color=colours.get(entry["verdict"], "black"), lw=2)
-        ax.plot(effect / scale, i, "o", color=colours.get(entry["verdict"], "black"))
+        colour = colours.get(entry["verdict"], "black")
+        low, high = entry.get("ci") or [None, None]
+        if low is None or high is None:  # an infinite interval: a dashed line across the whole axis
+            scale = max(abs(effect), abs(low or 0), abs(high or 0), 1e-12)
+            ax.plot([-1.05, 1.05], [i, i], "--", color=colour, lw=1)
+        else:
+            scale = max(abs(low), abs(high), abs(effect), 1e-12)
+            ax.plot([low / scale, high / scale], [i, i], color=colour, lw=2)
+        ax.plot(effect / scale, i, "o", color=colour)
         ax.text(1.12, i, f"{_interval_text(entry)}  {entry['verdict']}", va="center", fontsize=7)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(rows)))
@@ -246,7 +253,7 @@ def forest_plot(entries, path):
     ax.set_xlim(-1.1, 2.4)
     ax.invert_yaxis()
     ax.set_xlabel("effect / max(|effect|, |interval ends|): each row in its own metric's units")
-    ax.set_title("Every claim: effect and 95% interval (0 = no difference)")
+    ax.set_title("Every claim: effect and 95% interval (0 = no difference; dashed: no finite interval)")
     fig.tight_layout()
     save_figure(fig, os.path.dirname(path), os.path.basename(path))
     return path
