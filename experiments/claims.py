@@ -251,7 +251,8 @@ def select(records, arm, claim, experiment):
     if not groups:
         return {}, f"no runs match arm {arm!r}"
     if len(groups) == 1:
-        return next(iter(groups.values())), ""
+        seeds = next(iter(groups.values()))
+        return seeds, _tuned_at_edge(seeds, experiment, arm)
     ranked = sorted(groups.items(), key=lambda item: _mean_score(item[1], claim))
     group, seeds = ranked[0]
     note = f"{group} chosen from {len(groups)} configurations by mean {claim.metric}"
@@ -260,6 +261,17 @@ def select(records, arm, claim, experiment):
     if len(rates) > 2 and chosen in (rates[0], rates[-1]):
         note += f" (learning rate {chosen:g} at the grid's edge: a limit of this verdict)"
     return seeds, note
+
+
+def _tuned_at_edge(seeds, experiment, arm):
+    """A tuned arm whose chosen value sits at the edge of its grid: a limit of the verdict."""
+    config = next(iter(seeds.values()))["config"]
+    notes = [
+        f"{_arm_name(arm)}: tuned {name} {config[name]:g} at the grid's edge (a limit of this verdict)"
+        for name, grid in experiment.tune.items()
+        if len(grid) > 2 and config.get(name) in (min(grid), max(grid))
+    ]
+    return "; ".join(notes)
 
 
 def _arm_name(arm):
@@ -326,7 +338,7 @@ def _claim_runs(claim, experiment, records):
 
 def _test_description(claim):
     arms = [_arm_name(a) for a in claim.arms]
-    target = f" - {claim.target:g}" if claim.target else ""
+    target = f", minus {claim.target:g}" if claim.target else ""
     if claim.test == "difference":
         return f"{_metric_text(claim)}, {arms[0]} minus {arms[1]}, paired by seed"
     if claim.test == "threshold":

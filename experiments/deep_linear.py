@@ -28,14 +28,13 @@ root mean square, over `seeds` initializations (mean and spread).
 TensorFlow, Keras, pandas and matplotlib are imported inside the functions that use them.
 """
 
-import math
-
 import numpy as np
 
 from experiments.findings import Finding, verdict_from
 from experiments.figures import figure as _figure
 from experiments.figures import save_figure, write_figures_to_tensorboard
 from experiments.kind_result import KindResult
+from experiments.statistics import std as _std
 from experiments.tables import display_table
 
 DEFAULT_PARAMS = {
@@ -323,10 +322,6 @@ def _initialization_row(statistics, activation, init, depth, width, batch_size, 
 def _geometric_growth(values):
     """Per seed: the mean factor by which a quantity changes per layer, (last / first)^(1/(n-1))."""
     return (values[:, -1] / values[:, 0]) ** (1.0 / (values.shape[1] - 1))
-
-
-def _std(values):
-    return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
 
 
 def _per_seed(condition):

@@ -102,7 +102,7 @@ def plot_curves(records, path, title):
             ax.set_ylim(*limits)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="upper right")
-    fig.suptitle(title + "  (x: left the range of the runs that learned; dashed: did not learn)")
+    fig.suptitle(f"{title}\nx: left the range of the runs that learned; dashed: did not learn", fontsize=10)
     return save_figure(fig, os.path.dirname(path), os.path.basename(path), dpi=110)
 
 

@@ -65,5 +65,21 @@ def save(exp_dir, experiment, findings, seeds, runs, figures=("curves.png",), da
     )
 
 
+LEGACY_VERDICTS = {"not supported": "contradicted"}  # findings.json written before the evidence rule
+
+
+def from_dict(data):
+    """A Finding from findings.json, old files included (their verdicts renamed, unknown keys dropped)."""
+    fields = {f.name for f in dataclasses.fields(Finding)}
+    values = {k: v for k, v in data.items() if k in fields}
+    values["verdict"] = LEGACY_VERDICTS.get(values.get("verdict"), values.get("verdict"))
+    return Finding(**values)
+
+
 def load(exp_dir):
-    return files.read_json(os.path.join(exp_dir, FINDINGS_FILE))
+    """findings.json of an experiment directory (None if it has none), its findings as dicts of
+    every Finding field, old files included."""
+    data = files.read_json(os.path.join(exp_dir, FINDINGS_FILE))
+    if data:
+        data["findings"] = [dataclasses.asdict(from_dict(f)) for f in data.get("findings", [])]
+    return data

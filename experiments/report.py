@@ -131,14 +131,17 @@ def _interval_text(entry):
     effect, ci = entry.get("effect"), entry.get("ci") or [None, None]
     if effect is None:
         return "—"
-    low, high = (f"{x:+.3g}" if x is not None else "∞" for x in ci)
+    # null ends are infinite: no finite interval reaches 95% (e.g. the sign test at n < 6)
+    low = f"{ci[0]:+.3g}" if ci[0] is not None else "-∞"
+    high = f"{ci[1]:+.3g}" if ci[1] is not None else "+∞"
     return f"{effect:+.3g} [{low}, {high}]"
 
 
 def build(logdir, specs_dir=spec.SPECS_DIR):
     """Writes logdir/REPORT.md, logdir/claims.json and logdir/claims.png; returns REPORT.md's path."""
     entries, done, missing = claim_entries(logdir, specs_dir)
-    files.write_json_atomic(os.path.join(logdir, CLAIMS_FILE), [_strict(e) for e in entries])
+    # One entry per declared claim (per data set); the kinds' own unnamed checks stay in the sections.
+    files.write_json_atomic(os.path.join(logdir, CLAIMS_FILE), [_strict(e) for e in entries if e["id"]])
     forest = forest_plot([e for e in entries if e["id"]], os.path.join(logdir, FOREST_FILE))
     datasets = sorted({e["dataset"] for e in entries})
     verdicts = collections.Counter(e["verdict"] for e in entries if e["id"])
@@ -169,7 +172,7 @@ def build(logdir, specs_dir=spec.SPECS_DIR):
         title = name if dataset == "digits" else f"{name} ({dataset})"
         lines += ["", f"## {title}", "", data["description"], "", f"**Question.** {data['question']}", "",
                   f"Seeds per configuration: {data['seeds']}; runs: {data['runs']}.", ""]
-        lines += [findings.Finding(**f).markdown() for f in data["findings"]]
+        lines += [findings.from_dict(f).markdown() for f in data["findings"]]
         table_path = os.path.join(directory, "results.csv")
         if os.path.exists(table_path):
             lines += ["", _compact_table(pd.read_csv(table_path)).to_markdown(index=False)]
@@ -234,10 +237,15 @@ def forest_plot(entries, path):
     fig, ax = plt.subplots(figsize=(9, 0.32 * len(rows) + 1.2))
     for i, entry in enumerate(rows):
         effect = entry["effect"]
-        low, high = [(effect if x is None else x) for x in (entry.get("ci") or [None, None])]
-        scale = max(abs(low), abs(high), abs(effect), 1e-12)
-        ax.plot([low / scale, high / scale], [i, i], color=colours.get(entry["verdict"], "black"), lw=2)
-        ax.plot(effect / scale, i, "o", color=colours.get(entry["verdict"], "black"))
+        colour = colours.get(entry["verdict"], "black")
+        low, high = entry.get("ci") or [None, None]
+        if low is None or high is None:  # an infinite interval: a dashed line across the whole axis
+            scale = max(abs(effect), abs(low or 0), abs(high or 0), 1e-12)
+            ax.plot([-1.05, 1.05], [i, i], "--", color=colour, lw=1)
+        else:
+            scale = max(abs(low), abs(high), abs(effect), 1e-12)
+            ax.plot([low / scale, high / scale], [i, i], color=colour, lw=2)
+        ax.plot(effect / scale, i, "o", color=colour)
         ax.text(1.12, i, f"{_interval_text(entry)}  {entry['verdict']}", va="center", fontsize=7)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(rows)))
@@ -245,7 +253,7 @@ def forest_plot(entries, path):
     ax.set_xlim(-1.1, 2.4)
     ax.invert_yaxis()
     ax.set_xlabel("effect / max(|effect|, |interval ends|): each row in its own metric's units")
-    ax.set_title("Every claim: effect and 95% interval (0 = no difference)")
+    ax.set_title("Every claim: effect and 95% interval (0 = no difference; dashed: no finite interval)")
     fig.tight_layout()
     save_figure(fig, os.path.dirname(path), os.path.basename(path))
     return path

@@ -232,3 +232,68 @@ def test_every_shipped_claim_has_a_catalogue_id_and_source():
         ids += [c.id for c in spec.load(name).claims]
         assert all(c.source for c in spec.load(name).claims), name
     assert len(ids) == len(set(ids))  # one experiment per claim id
+
+
+def test_learning_curves_keep_the_range_of_the_runs_that_learned(tmp_path):
+    from experiments import figures
+
+    learned = np.array([2.0, 1.0, 0.5])
+    limits = figures.learned_range([learned])
+    assert limits == pytest.approx((0.5 / 1.5, 2.0 * 1.5))
+    # A divergent curve stops at the first point past the top edge, drawn at the edge.
+    shown, escaped = figures._clip(np.array([2.1, 40.0, 1e32, np.nan]), limits)
+    assert escaped and shown.tolist() == [2.1, limits[1]]
+    assert figures._clip(learned, limits) == (pytest.approx(learned), False)
+    history = {"loss": [2.0, 1.0, 0.5], "val_loss": [2.1, 1.1, 0.6]}
+    records = [
+        {"group": "a", "status": "ok", "history": history},
+        {"group": "b", "status": "diverged", "history": {"loss": [2.0, 1e30, math.nan], "val_loss": [2.2, math.nan, math.nan]}},
+    ]
+    figures.plot_curves(records, str(tmp_path / "curves.png"), "t")
+    import matplotlib.image
+
+    assert matplotlib.image.imread(tmp_path / "curves.png").shape[1] > 500
+
+
+def test_kinds_registry_checks_params_by_type_and_range():
+    from experiments import kinds
+
+    messages = []
+
+    def fail(message):
+        messages.append(message)
+        raise spec.SpecError(message)
+
+    with pytest.raises(spec.SpecError):
+        kinds.resolve_params("surfaces", {"steps": "many"}, fail)
+    with pytest.raises(spec.SpecError):
+        kinds.resolve_params("deep_linear", {"depth": 1}, fail)
+    with pytest.raises(spec.SpecError):
+        kinds.resolve_params("deep_linear", {"colour": 1}, fail)
+    assert messages == [
+        "params.steps must be a int like 2000; got 'many'",
+        "params.depth must be >= 2; got 1",
+        f"unknown params ['colour'] for kind 'deep_linear'; allowed: {sorted(kinds.KINDS['deep_linear'].parameters)}",
+    ]
+    assert kinds.resolve_params("surfaces", {"steps": 300}, fail)["steps"] == 300
+
+
+def test_report_gets_a_column_per_data_set_and_names_disagreements(tmp_path):
+    from experiments import findings
+
+    experiment = _experiment(SPEC)
+    for dataset, verdict, directory in (("digits", "supported", tmp_path / "tiny"),
+                                        ("mnist", "contradicted", tmp_path / "mnist" / "tiny")):  # fmt: skip
+        directory.mkdir(parents=True)
+        found = [Finding("c", verdict, "e", id="lr-x", source=["001"], effect=0.1, ci=[0.05, 0.15], n=5, metric="m")]
+        findings.save(str(directory), experiment, found, 5, 10, dataset=dataset)
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "tiny.toml").write_text(textwrap.dedent(SPEC))
+    report.build(str(tmp_path), str(specs))
+    entries = json.loads((tmp_path / "claims.json").read_text())
+    assert sorted((e["id"], e["dataset"], e["verdict"]) for e in entries) == [
+        ("lr-x", "digits", "supported"), ("lr-x", "mnist", "contradicted")]
+    markdown = (tmp_path / "REPORT.md").read_text()
+    assert "| verdict on mnist |" in markdown and "| contradicted |" in markdown
+    assert "`lr-x`: supported on digits, contradicted on mnist" in markdown

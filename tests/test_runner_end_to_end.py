@@ -24,10 +24,10 @@ TINY = """
     seeds = 2
     [fixed]
     optimizer = "sgd"
-    epochs = 2
+    epochs = 3
     limit = 240
     width = 8
-    batch_size = 32
+    batch_size = 8
     [vary]
     learning_rate = [0.05, 1000000.0]
     [[claims]]
@@ -83,11 +83,11 @@ def test_results_table_has_every_run_with_its_status(tiny_sweep):
 def test_each_run_saves_config_record_and_readable_events(tiny_sweep):
     run_dir = tiny_sweep / "logs" / "tiny" / "lr=0.05_seed1"
     config = json.loads((run_dir / "config.json").read_text())
-    assert config == resolve({"optimizer": "sgd", "epochs": 2, "limit": 240, "width": 8, "batch_size": 32,
+    assert config == resolve({"optimizer": "sgd", "epochs": 3, "limit": 240, "width": 8, "batch_size": 8,
                               "learning_rate": 0.05, "seed": 1})
     record = json.loads((run_dir / "record.json").read_text())
     assert record["status"] == "ok" and record["config"] == config
-    assert len(record["history"]["val_loss"]) == 2
+    assert len(record["history"]["val_loss"]) == 3
     assert set(record["versions"]) >= {"tensorflow", "keras", "numpy", "python"}
 
     train = event_accumulator.EventAccumulator(str(run_dir / "train")).Reload()
@@ -101,6 +101,11 @@ def test_each_run_saves_config_record_and_readable_events(tiny_sweep):
     assert hparams["learning_rate"].number_value == pytest.approx(0.05)
     assert hparams["optimizer"].string_value == "sgd"
     assert hparams["seed"].number_value == 1
+    assert hparams["outcome"].string_value == "ok"  # HParams shows each run's outcome
+    diverged = event_accumulator.EventAccumulator(str(tiny_sweep / "logs" / "tiny" / "lr=1e+06_seed1")).Reload()
+    content = diverged.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    outcome = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams["outcome"]
+    assert outcome.string_value == "diverged"
 
 
 def test_report_and_figure_are_written(tiny_sweep):

@@ -5,6 +5,9 @@ import math
 import numpy as np
 
 from experiments.findings import Finding, verdict_from
+from experiments.statistics import mean as _mean
+from experiments.statistics import mean_std_text as _ms
+from experiments.statistics import std as _std
 from experiments.surfaces.figures import (
     _plot_bowl_shared,
     _plot_double_well,
@@ -48,17 +51,6 @@ def _row(study, surface, optimizer, learning_rate, chosen, outcome, successes, s
         "steps_std": _std(steps),
         **extra,
     }
-
-
-def _ms(values, digits=3):
-    """'mean ± std (n=..)' of the finite values."""
-    values = [v for v in values if v is not None and np.isfinite(v)]
-    if not values:
-        return "none"
-    text = f"{np.mean(values):.{digits}g}"
-    if len(values) > 1:
-        text += f" ± {np.std(values, ddof=1):.2g}"
-    return text + f" (n={len(values)})"
 
 
 def _paired(differences):
@@ -139,10 +131,6 @@ def study_bowl(params, starts, steppers, exp_dir, measured):
         ),
     ]
     return rows, findings, figures
-
-
-def _std(values):
-    return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
 
 
 def _momentum_damping_finding(name, shared, params, limit, steps):
@@ -341,10 +329,6 @@ def study_saddle(params, starts, steppers, exp_dir, measured):
     ]
     figure = _plot_saddle(shown, exp_dir)
     return rows, findings, [figure]
-
-
-def _mean(values):
-    return float(np.mean(values)) if len(values) else math.nan
 
 
 def study_double_well(params, seeds, steppers, exp_dir, measured):
