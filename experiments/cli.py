@@ -2,7 +2,8 @@
 
 Train the same network while varying one thing at a time:
 
-    python experiments/run.py                      # the default experiments, quick size
+    python experiments/run.py                      # the default experiments, default size
+    python experiments/run.py --all --jobs 2 --report   # every experiment, then logs/REPORT.md
     python experiments/run.py --list               # what there is
     python experiments/run.py batch_size learning_rate --seeds 3 --jobs 2
     python experiments/run.py optimizers --set batch_size=64 --epochs 10 --dry-run
@@ -43,8 +44,11 @@ def build_parser():
                         help=f"experiments to run (default: {' '.join(DEFAULT_EXPERIMENTS)}; see --list)")
     parser.add_argument("--list", action="store_true", help="list the experiments, one line each, and exit")
     parser.add_argument("--list-settings", action="store_true", help="list every setting with its default and range, and exit")
-    parser.add_argument("--size", choices=("quick", "full"), default="quick",
-                        help="quick: minutes on a laptop CPU (default); full: more seeds, epochs and values")
+    parser.add_argument("--size", choices=("default", "quick", "full"), default="default",
+                        help="default: the honest size, >= 5 seeds per compared configuration, what the verdicts "
+                        "come from; quick: a smoke test (verdicts may be inconclusive, never the opposite); "
+                        "full: an old name for default")
+    parser.add_argument("--all", action="store_true", help="run every experiment")
     parser.add_argument("--epochs", type=int, metavar="N", help="epochs per run (overrides the experiment)")
     parser.add_argument("--seeds", type=int, metavar="N", help="seeds per configuration (overrides the experiment)")
     parser.add_argument("--dataset", metavar="NAME", help="data set: digits (default, ships with scikit-learn), mnist, fashion_mnist")
@@ -90,9 +94,11 @@ def parse(argv):
     if not os.path.isdir(specs_dir):
         raise UsageError(f"--specs-dir {specs_dir!r} is not a directory")
     available = spec.available(specs_dir)
-    if args.report and not args.experiments:
+    if args.all and args.experiments:
+        raise UsageError("--all runs every experiment: name none, or drop --all")
+    if args.report and not args.experiments and not args.all:
         return args, overrides, []
-    names = args.experiments or [n for n in DEFAULT_EXPERIMENTS if n in available] or available
+    names = available if args.all else args.experiments or [n for n in DEFAULT_EXPERIMENTS if n in available] or available
     unknown = [n for n in names if n not in available]
     if unknown:
         raise UsageError(f"unknown experiment(s) {', '.join(unknown)}; available: {', '.join(available)}")

@@ -28,12 +28,14 @@ root mean square, over `seeds` initializations (mean and spread).
 TensorFlow, Keras, pandas and matplotlib are imported inside the functions that use them.
 """
 
-import math
-
 import numpy as np
 
 from experiments.findings import Finding, verdict_from
-from experiments.surfaces import display_table, save_figure, write_figures_to_tensorboard
+from experiments.figures import figure as _figure
+from experiments.figures import save_figure, write_figures_to_tensorboard
+from experiments.kind_result import KindResult
+from experiments.statistics import std as _std
+from experiments.tables import display_table
 
 DEFAULT_PARAMS = {
     "depth": 30,  # layers of the deep linear network
@@ -322,10 +324,6 @@ def _geometric_growth(values):
     return (values[:, -1] / values[:, 0]) ** (1.0 / (values.shape[1] - 1))
 
 
-def _std(values):
-    return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
-
-
 def _per_seed(condition):
     """(holds, separated): holds on every seed; separated when the seeds agree (n >= 2)."""
     condition = np.asarray(condition, bool)
@@ -422,12 +420,6 @@ def _initialization_findings(statistics, depth, seeds):
 # --- figures and run -------------------------------------------------------------------------
 
 
-def _figure(width, height):
-    from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
-
-    return Figure(figsize=(width, height), layout="constrained")
-
-
 def _plot_deep_linear(measured, params, exp_dir):
     depth, scales = params["depth"], params["weight_scales"]
     colours = dict(zip(scales, ("tab:blue", "tab:grey", "tab:red", "tab:green", "tab:purple", "tab:orange")))
@@ -520,10 +512,41 @@ def check_params(params):
 
 def run(params, seeds, exp_dir):
     """Both parts; `seeds` initializations per (activation, initializer) in part 2.
-    Returns (table, findings, figure names)."""
+    Returns a KindResult: table, findings, figure names and the claims' measurements."""
     check_params(params)
     linear_rows, linear_findings, measured = study_deep_linear(params)
     init_rows, init_findings, statistics = study_initializations(params, seeds)
     figures = [_plot_deep_linear(measured, params, exp_dir), _plot_initializations(statistics, params, exp_dir)]
     write_figures_to_tensorboard(exp_dir, figures)
-    return display_table(linear_rows + init_rows), linear_findings + init_findings, figures
+    table = display_table(linear_rows + init_rows)
+    return KindResult(table, linear_findings + init_findings, figures, measurements(measured, statistics, params))
+
+
+def measurements(measured, statistics, params):
+    """The values the experiment file's claims decide on (experiments/claims.py, test "kind")."""
+    x_norm = float(np.linalg.norm(FIXED_INPUT))
+    growth_error = []
+    for scale in params["weight_scales"]:
+        if scale != 1.0:
+            norms = measured[scale, "x = (0.6, 0.8)"][0]["activations"]
+            growth_error += list(_ratios(np.concatenate([[x_norm], norms])) / scale - 1)
+    depth = params["init_depth"]
+
+    def log10_toward_input(activation, init):
+        hidden = statistics[activation, init][0][:, :depth]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(hidden[:, 0] / hidden[:, -1])
+
+    he = statistics["relu", "he_normal"][0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        he_spread = np.log10(he.max(axis=1) / he.min(axis=1))
+    return {
+        # Per layer, for each w != 1: ||a_l|| / ||a_(l-1)|| / w - 1 (0 for exactly geometric w^l).
+        "linear_activation_growth_relative_error": [float(e) for e in growth_error],
+        # Per seed: log10 of the largest over the smallest kernel-gradient norm across layers.
+        "relu_he_log10_gradient_spread": [float(v) for v in he_spread],
+        # Per seed: log10(first / last hidden gradient), sigmoid (Glorot) minus ReLU (He).
+        "log10_gradient_toward_input_sigmoid_minus_relu": [
+            float(s - r) for s, r in zip(log10_toward_input("sigmoid", "glorot_uniform"), log10_toward_input("relu", "he_normal"))
+        ],
+    }

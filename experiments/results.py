@@ -1,22 +1,17 @@
 """Tables, figures and the per-experiment report, from run records.
 
-`runs.csv` has one row per run; `results.csv` one row per configuration with the mean and
-standard deviation over its seeds of the runs that finished `ok` (diverged and failed runs are
-counted, never averaged in), `curves.png` overlays the learning curves, `report.md` answers
-the experiment's question.
+`runs.csv` has one row per run with its outcome (experiments/outcomes.py); `results.csv` one row
+per configuration with the mean and standard deviation over its seeds of the runs that learned
+(`ok`; runs that did not learn, diverged or failed are counted, never averaged in), `curves.png`
+overlays the learning curves (experiments/figures.py).
 """
 
 import math
 import os
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from experiments import files  # noqa: E402
+from experiments import files, figures
 
 METRIC_COLUMNS = (
     "val_loss", "val_accuracy", "train_loss", "train_accuracy", "best_val_accuracy",
@@ -57,6 +52,7 @@ def summary_table(runs, varied):
         row.update(
             n=len(frame),
             ok=len(ok),
+            did_not_learn=int((frame.status == "did_not_learn").sum()),
             diverged=int((frame.status == "diverged").sum()),
             failed=int((frame.status == "failed").sum()),
         )
@@ -68,39 +64,6 @@ def summary_table(runs, varied):
     return pd.DataFrame(rows)
 
 
-def plot_curves(records, path, title):
-    """Validation and training loss per epoch; one colour per configuration, seeds as thin lines
-    and their mean as a thick one."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharex=True)
-    groups = {}
-    for record in records:
-        if record.get("history"):
-            groups.setdefault(record["group"], []).append(record["history"])
-    colours = plt.cm.viridis(np.linspace(0, 0.95, max(1, len(groups))))
-    for colour, (group, histories) in zip(colours, groups.items()):
-        for ax, key in zip(axes, ("val_loss", "loss")):
-            curves = [np.asarray(h.get(key, []), dtype=float) for h in histories]
-            for curve in curves:
-                ax.plot(np.arange(1, len(curve) + 1), curve, color=colour, alpha=0.3, lw=0.8)
-            length = min(len(c) for c in curves)
-            if length:
-                mean = np.mean([c[:length] for c in curves], axis=0)
-                ax.plot(np.arange(1, length + 1), mean, color=colour, lw=2, label=group)
-    for ax, name in zip(axes, ("validation loss", "training loss")):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(name)
-        ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7, loc="upper right")
-    fig.suptitle(title)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-
-
 def display_table(summary, varied, metrics=("val_loss", "val_accuracy", "train_loss")):
     """The compact table printed at the end and put in the report: mean ± std (n ok of n)."""
     rows = []
@@ -110,18 +73,19 @@ def display_table(summary, varied, metrics=("val_loss", "val_accuracy", "train_l
             mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
             out[metric] = "—" if math.isnan(mean) else (f"{mean:.4g}" + ("" if math.isnan(std) else f" ± {std:.2g}"))
         out["runs ok"] = f"{row['ok']}/{row['n']}"
+        out["did not learn"] = int(row["did_not_learn"])
         out["diverged"] = int(row["diverged"])
         out["failed"] = int(row["failed"])
         rows.append(out)
     return pd.DataFrame(rows).fillna("")
 
 
-def write_experiment_outputs(experiment, records, exp_dir, analysis_text=""):
+def write_experiment_outputs(experiment, records, exp_dir):
     varied = experiment.varied_settings
     runs = runs_table(records, varied)
     summary = summary_table(runs, varied)
     files.write_csv_atomic(os.path.join(exp_dir, "runs.csv"), runs)
     files.write_csv_atomic(os.path.join(exp_dir, "results.csv"), summary)
     final = [r for r in records if r.get("stage") == "final"] or records
-    plot_curves(final, os.path.join(exp_dir, "curves.png"), f"{experiment.name}: {experiment.description}")
+    figures.plot_curves(final, os.path.join(exp_dir, figures.CURVES_FILE), f"{experiment.name}: {experiment.description}")
     return runs, summary

@@ -1,10 +1,9 @@
 """Runs whole experiments: plan, train what is not done, write tables, figures and reports."""
 
-import datetime
 import os
 import time
 
-from experiments import analyses, files, findings, results, spec, sweep
+from experiments import claims, files, findings, hparams_groups, kinds, outcomes, report, results, sweep
 
 
 def make_pool(options):
@@ -56,7 +55,7 @@ def _seeds(experiment, options):
 def dry_run(experiment, overrides, options, out):
     seeds = _seeds(experiment, options)
     print(f"{experiment.name}: {experiment.question}", file=out)
-    if experiment.kind != "mlp":
+    if experiment.kind != kinds.MLP:
         params = ", ".join(f"{k}={v}" for k, v in experiment.params.items())
         print(f"  one {experiment.kind} experiment, {seeds} seed(s): {params}", file=out)
         return
@@ -75,25 +74,23 @@ def dry_run(experiment, overrides, options, out):
 
 
 def run_other_kind(experiment, options, out):
-    """Experiments that are not MLP training runs (2-D surfaces, deep linear networks)."""
-    import importlib
-
+    """Experiments of another kind (experiments/kinds.py): 2-D surfaces, deep linear networks."""
     seeds = _seeds(experiment, options)
     exp_dir = os.path.join(options.logdir, experiment.name)
     os.makedirs(exp_dir, exist_ok=True)
     started = time.monotonic()
     print(f"[{experiment.name}] {experiment.description} ...", file=out, flush=True)
-    module = importlib.import_module(spec.KINDS[experiment.kind])
-    table, found, figures = module.run(experiment.params, seeds, exp_dir)
-    files.write_csv_atomic(os.path.join(exp_dir, "results.csv"), table)
-    findings.save(exp_dir, experiment, found, seeds, len(table), figures)
-    write_report(experiment, exp_dir, table, found, seeds, [], figures, time.monotonic() - started)
+    result = kinds.run(experiment.kind, experiment.params, seeds, exp_dir)
+    files.write_csv_atomic(os.path.join(exp_dir, "results.csv"), result.table)
+    found = [*result.findings, *(claims.evaluate(c, experiment, [], result.measurements) for c in experiment.claims)]
+    findings.save(exp_dir, experiment, found, seeds, len(result.table), result.figures)
+    report.write_experiment_report(experiment, exp_dir, result.table, found, seeds, [], result.figures, time.monotonic() - started)
     print(f"[{experiment.name}] done in {time.monotonic() - started:.1f}s", file=out, flush=True)
-    return table
+    return result.table
 
 
 def run_one(experiment, overrides, options, pool, progress, out):
-    if experiment.kind != "mlp":
+    if experiment.kind != kinds.MLP:
         return run_other_kind(experiment, options, out)
     seeds = _seeds(experiment, options)
     first = sweep.first_stage(experiment, overrides)
@@ -113,66 +110,15 @@ def run_one(experiment, overrides, options, pool, progress, out):
             by_id[run.run_id] = {**by_id[run.run_id], "stage": "final"}
     for record in final_records:
         by_id[record["run_id"]] = record
-    records = list(by_id.values())
+    # Old records (and any written before outcomes existed) get the same outcome rule.
+    records = [outcomes.with_outcome(r) for r in by_id.values()]
 
     exp_dir = os.path.join(options.logdir, experiment.name)
+    dataset = overrides.get("dataset", experiment.fixed.get("dataset", "digits"))
     runs, summary = results.write_experiment_outputs(experiment, records, exp_dir)
-    found = analyses.ANALYSES[experiment.analysis](experiment, summary, runs, records)
+    hparams_groups.write_session_groups(exp_dir, records)  # seeds aggregated per configuration
+    found = [claims.evaluate(c, experiment, records, dataset=dataset) for c in experiment.claims]
     table = results.display_table(summary[summary.group.isin({r.group for r in final})], experiment.varied_settings)
-    findings.save(exp_dir, experiment, found, seeds, len(records))
-    write_report(experiment, exp_dir, table, found, seeds, records)
+    findings.save(exp_dir, experiment, found, seeds, len(records), dataset=dataset)
+    report.write_experiment_report(experiment, exp_dir, table, found, seeds, records)
     return table
-
-
-def _files_note(experiment, exp_dir):
-    if experiment.kind != "mlp":
-        return f"The table as CSV: `results.csv`; the figures also in TensorBoard: `tensorboard --logdir {exp_dir}`."
-    return (
-        "Every run: `runs.csv`; per configuration with all metrics: `results.csv`; curves, learning rate, "
-        f"gradient statistics and hyperparameters: `tensorboard --logdir {exp_dir}`."
-    )
-
-
-def write_report(experiment, exp_dir, table, found, seeds, records, figures=("curves.png",), wall=None):
-    if experiment.kind == "mlp":
-        fixed = ", ".join(f"{k}={v}" for k, v in experiment.fixed.items()) or "the defaults"
-        statuses = {s: sum(r["status"] == s for r in records) for s in ("ok", "diverged", "failed")}
-        versions = next((r["versions"] for r in records if r.get("versions")), {})
-        wall = sum(r.get("wall_time_s", 0) for r in records)
-        setup = (
-            f"**Varied:** {', '.join(experiment.varied_settings) or 'nothing'}. **Fixed:** {fixed}.\n"
-            f"**Seeds per configuration:** {seeds}. **Runs:** {len(records)} ({statuses['ok']} ok, "
-            f"{statuses['diverged']} diverged, {statuses['failed']} failed), {wall / 60:.1f} min of training."
-        )
-    else:
-        from experiments.training import versions as package_versions
-
-        versions = package_versions()
-        setup = (
-            f"**Parameters:** {', '.join(f'{k}={v}' for k, v in experiment.params.items())}.\n"
-            f"**Seeds:** {seeds}. {wall:.0f} s."
-        )
-    images = "\n".join(f"![{name}]({name})" for name in figures)
-    text = f"""# {experiment.name}
-
-{experiment.description}
-
-**Question.** {experiment.question}
-
-{setup}
-
-## Answer
-
-{chr(10).join(f.markdown() for f in found)}
-
-## Results
-
-{table.to_markdown(index=False)}
-
-{images}
-
-{_files_note(experiment, exp_dir)}
-
-_Generated {datetime.datetime.now().isoformat(timespec='seconds')} with {', '.join(f'{k} {v}' for k, v in versions.items())}._
-"""
-    files.write_text_atomic(os.path.join(exp_dir, "report.md"), text)

@@ -9,6 +9,7 @@ import difflib
 import math
 
 from experiments.data import DATASETS, INPUT_SCALINGS
+from experiments.data_order import ORDERS
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "elu", "gelu")
 # Named after the notes: He is sqrt(2 / fan_in) ("common for relu"), Glorot sqrt(2 / (fan_in +
@@ -98,6 +99,7 @@ SETTINGS = {
     "batch_size": Setting(32, int, "examples per update", minimum=1, special=("full",)),
     "epochs": Setting(20, int, "passes over the training set", minimum=1),
     "seed": Setting(0, int, "initialization and shuffling seed", minimum=0),
+    "shuffle": Setting("each_epoch", str, "training order: reshuffled each epoch, shuffled once, or sorted by class", choices=ORDERS),
     "jit_compile": Setting(False, bool, "compile the train step with XLA"),
     "distribute": Setting("none", str, "mirrored: one run over every visible device (tf.distribute)", choices=("none", "mirrored")),
     "steps_per_execution": Setting(16, int, "training steps per call of the compiled train function", minimum=1),
@@ -106,7 +108,10 @@ SETTINGS = {
     "log_every_steps": Setting(16, int, "per-step learning-rate logging frequency", minimum=1),
     "stats_every_steps": Setting(128, int, "gradient/weight statistics frequency", minimum=1),
     "record_steps": Setting(0, int, "record the training loss of the first N steps", minimum=0),
+    # Outcomes (experiments/outcomes.py): a finished run within this margin of chance accuracy did not learn.
+    "chance_margin": Setting(0.1, float, "did_not_learn: final validation accuracy <= 1/classes + this", minimum=0, maximum=1),
     "divergence_factor": Setting(1e3, float, "diverged when the loss exceeds this multiple of its first value", minimum=1, above_minimum=True),
+    "divergence_rollback": Setting(False, bool, "on divergence, restore the last good weights and lower the rate 10x (up to 3 times) instead of stopping"),
 }  # fmt: skip
 
 

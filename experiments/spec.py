@@ -19,11 +19,22 @@ A file names what the study compares and what it holds fixed:
     top = 3                        # re-run the best `top` trials over all seeds
     learning_rate = { log_uniform = [1e-4, 1.0] }
     batch_size = { choice = [16, 32, 64] }
+    [[claims]]                     # the notes' claims these runs test: experiments/claims.py
+    id = "momentum-faster-tuned"
+    claim = "..."
+    test = "difference"
+    ...
     [sizes.quick]                  # overrides for --size quick (same keys as the top level)
     seeds = 2
     fixed = { epochs = 10 }
 
-Unknown keys are errors, not silently ignored.
+Sizes: the top level is the default size, the honest one: enough seeds (>= 5 per compared
+configuration) that its claims can be decided. `quick` is a smoke test: fewer seeds and epochs;
+its verdicts may be inconclusive where the default's are not, never the opposite. `full` is an
+old name for the default size.
+
+Unknown keys are errors, not silently ignored; `[params]` of other kinds (experiments/kinds.py)
+and `[[claims]]` are checked here too, so a bad value exits 2 before anything runs.
 """
 
 import dataclasses
@@ -34,15 +45,14 @@ import os
 import numpy as np
 import tomllib
 
+from experiments import claims, kinds
 from experiments.settings import SETTINGS, SettingError, validate
 
 SPECS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "specs")
-SIZES = ("quick", "full")
-TOP_LEVEL_KEYS = {"description", "question", "analysis", "seeds", "metric", "fixed", "vary", "arms", "tune", "search", "sizes", "kind", "params"}
+SIZES = ("default", "quick")
+SIZE_ALIASES = {"full": "default"}
+TOP_LEVEL_KEYS = {"description", "question", "seeds", "metric", "fixed", "vary", "arms", "tune", "search", "sizes", "kind", "params", "claims"}
 SIZED_KEYS = {"seeds", "fixed", "vary", "tune", "search", "params"}
-# Experiments that are not training runs of the MLP: their module takes `[params]` (checked
-# against its DEFAULT_PARAMS) and runs them; see experiments/surfaces.py for the interface.
-KINDS = {"mlp": None, "surfaces": "experiments.surfaces", "deep_linear": "experiments.deep_linear"}
 METRICS = ("val_loss", "val_accuracy", "train_loss")
 DISTRIBUTIONS = ("log_uniform", "uniform", "choice", "int_uniform")
 
@@ -56,7 +66,6 @@ class Experiment:
     name: str
     description: str
     question: str
-    analysis: str
     seeds: int
     metric: str
     fixed: dict
@@ -66,6 +75,7 @@ class Experiment:
     search: dict
     kind: str = "mlp"
     params: dict = dataclasses.field(default_factory=dict)
+    claims: list = dataclasses.field(default_factory=list)  # experiments.claims.Claim
 
     @property
     def varied_settings(self):
@@ -81,7 +91,7 @@ def available(specs_dir=SPECS_DIR):
     return sorted(f[:-5] for f in os.listdir(specs_dir) if f.endswith(".toml"))
 
 
-def load(name, size="quick", specs_dir=SPECS_DIR):
+def load(name, size="default", specs_dir=SPECS_DIR):
     path = os.path.join(specs_dir, f"{name}.toml")
     if not os.path.exists(path):
         raise SpecError(f"unknown experiment {name!r}; available: {', '.join(available(specs_dir))}")
@@ -93,7 +103,7 @@ def load(name, size="quick", specs_dir=SPECS_DIR):
     return parse(name, raw, size, path)
 
 
-def parse(name, raw, size="quick", where="<experiment>"):
+def parse(name, raw, size="default", where="<experiment>"):
     def fail(message):
         raise SpecError(f"{where}: {message}")
 
@@ -103,11 +113,12 @@ def parse(name, raw, size="quick", where="<experiment>"):
     for key in ("description", "question"):
         if not isinstance(raw.get(key), str) or not raw[key].strip():
             fail(f"`{key}` (a non-empty string) is required")
+    size = SIZE_ALIASES.get(size, size)
     if size not in SIZES:
         fail(f"size must be one of {SIZES}; got {size!r}")
     sizes = raw.get("sizes", {})
-    if set(sizes) - set(SIZES):
-        fail(f"unknown size(s) {sorted(set(sizes) - set(SIZES))}; allowed: {list(SIZES)}")
+    if set(sizes) - {"quick"}:
+        fail(f"unknown size(s) {sorted(set(sizes) - {'quick'})}; allowed: ['quick'] (the top level is the default size)")
     merged = {k: v for k, v in raw.items() if k != "sizes"}
     for key, value in sizes.get(size, {}).items():
         if key not in SIZED_KEYS:
@@ -125,25 +136,24 @@ def parse(name, raw, size="quick", where="<experiment>"):
     seeds = merged.get("seeds", 1)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         fail(f"`seeds` must be an integer >= 1; got {seeds!r}")
-    from experiments.analyses import ANALYSES
-
-    if merged.get("analysis", "") not in ANALYSES:
-        fail(f"`analysis` must be one of {sorted(a for a in ANALYSES if a)}; got {merged['analysis']!r}")
     metric = merged.get("metric", "val_loss")
     if metric not in METRICS:
         fail(f"`metric` must be one of {METRICS}; got {metric!r}")
     overlap = set(fixed) & (set(vary) | set(tune) | set(search))
     if overlap:
         fail(f"setting(s) {sorted(overlap)} both fixed and varied")
-    kind = merged.get("kind", "mlp")
-    if kind not in KINDS:
-        fail(f"`kind` must be one of {sorted(KINDS)}; got {kind!r}")
-    params = _params(kind, merged.get("params", {}), fail)
+    kind = merged.get("kind", kinds.MLP)
+    if kind not in kinds.NAMES:
+        fail(f"`kind` must be one of {sorted(kinds.NAMES)}; got {kind!r}")
+    params = kinds.resolve_params(kind, merged.get("params", {}), fail)
+    try:
+        declared = claims.parse(merged.get("claims", []), where, validate)
+    except (claims.ClaimError, SettingError) as error:
+        raise SpecError(str(error)) from None
     return Experiment(
         name=name,
         description=raw["description"].strip(),
         question=raw["question"].strip(),
-        analysis=raw.get("analysis", ""),
         seeds=seeds,
         metric=metric,
         fixed=fixed,
@@ -153,31 +163,8 @@ def parse(name, raw, size="quick", where="<experiment>"):
         search=search,
         kind=kind,
         params=params,
+        claims=declared,
     )
-
-
-def _params(kind, params, fail):
-    """A non-MLP experiment's [params], checked against its module's DEFAULT_PARAMS."""
-    if kind == "mlp":
-        if params:
-            fail("`params` is for experiments of another kind; an MLP experiment uses [fixed] and [vary]")
-        return {}
-    import importlib
-
-    defaults = importlib.import_module(KINDS[kind]).DEFAULT_PARAMS
-    unknown = set(params) - set(defaults)
-    if unknown:
-        fail(f"unknown params {sorted(unknown)} for kind {kind!r}; allowed: {sorted(defaults)}")
-    resolved = dict(defaults)
-    for name, value in params.items():
-        default = defaults[name]
-        ok = isinstance(value, type(default)) and not (isinstance(value, bool) and not isinstance(default, bool))
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            value, ok = float(value), True
-        if not ok:
-            fail(f"params.{name} must be a {type(default).__name__} like {default!r}; got {value!r}")
-        resolved[name] = value
-    return resolved
 
 
 def _values(name, values, fail):

@@ -16,7 +16,7 @@ from callbacks import (
     MetricsFile,
     OptimizerStateStatistics,
 )
-from experiments import data, factory, rundir
+from experiments import data, data_order, factory, outcomes, rundir
 from experiments.models import build_mlp
 
 _DATASETS = {}  # per process: the sweep trains many runs on the same data
@@ -77,14 +77,17 @@ class EarlyLossRecorder(keras.callbacks.Callback):
         self.losses.append((seen * mean - previous_seen * previous_mean) / (seen - previous_seen))
 
 
-def training_batches(dataset, batch_size, seed):
-    """Mini-batches reshuffled every epoch (the notes), reproducibly from `seed`.
+def training_batches(dataset, batch_size, seed, shuffle="each_epoch"):
+    """Mini-batches reshuffled every epoch (the notes), reproducibly from `seed`; the other
+    orders of the `shuffle` setting (one fixed order) come from experiments/data_order.py.
 
     A tf.data pipeline over in-memory tensors: Keras's numpy adapter rebuilds a pipeline and
     copies the arrays every epoch, several times slower per step on small models.
     """
     import tensorflow as tf
 
+    if shuffle != "each_epoch":
+        return data_order.fixed_order_batches(dataset, batch_size, seed, shuffle)
     num_train = len(dataset.x_train)
     return (
         tf.data.Dataset.from_tensor_slices((dataset.x_train, dataset.y_train))
@@ -142,7 +145,7 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
     probe = (dataset.x_train[:batch_size], dataset.y_train[:batch_size])
     visibility = (callbacks or make_callbacks)(config, run_dir, probe, initial_loss(model, probe))
     history = model.fit(
-        training_batches(dataset, batch_size, config["seed"]),
+        training_batches(dataset, batch_size, config["seed"], config["shuffle"]),
         epochs=config["epochs"],
         validation_data=validation_batches(dataset),
         shuffle=False,  # the pipeline reshuffles; Keras's flag applies to arrays only
@@ -164,10 +167,11 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
         "wall_time_s": time.perf_counter() - started,
         "versions": versions(),
         "replicas": strategy.num_replicas_in_sync,
+        "initial_loss": guard.initial_loss if guard else None,  # outcomes: did the loss ever fall below it?
     }
     if early.losses:
         record["early_steps"] = {"step": early.steps, "loss": early.losses}
-    write_hparams(run_dir, config, metrics)
+    write_hparams(run_dir, {**config, "outcome": outcomes.classify({**record, "config": config})[0]}, metrics)
     return record
 
 
@@ -215,7 +219,8 @@ def make_callbacks(config, run_dir, probe, start_loss):
         gradients,
         OptimizerStateStatistics(run_dir, log_every_n_steps=config["stats_every_steps"], histogram_every_n_steps=None),
         DivergenceGuard(
-            run_dir, max_loss_ratio=config["divergence_factor"], initial_loss=start_loss, gradient_statistics=gradients
+            run_dir, max_loss_ratio=config["divergence_factor"], initial_loss=start_loss, gradient_statistics=gradients,
+            rollback=config["divergence_rollback"],
         ),
         MetricsFile(os.path.join(run_dir, rundir.METRICS_FILE)),
         keras.callbacks.TensorBoard(run_dir, histogram_freq=0, write_graph=False, update_freq="epoch"),

@@ -8,13 +8,13 @@ import time
 import traceback
 import warnings
 
-from experiments import rundir
+from experiments import outcomes, rundir
 from experiments.cluster import this_node
 
 
-def run_and_record(run, logdir, verbose=False):
+def run_and_record(run, logdir, verbose=False, extra_callbacks=()):
     """Trains one planned run into its directory, config first and record last (rundir.py); a
-    raising run becomes `failed`."""
+    raising run becomes `failed`. `extra_callbacks` (Keras callbacks) run after the run's own."""
     from experiments.training import train_run
 
     run_dir = run.directory(logdir)
@@ -25,7 +25,7 @@ def run_and_record(run, logdir, verbose=False):
         # progress lines: the record's status and reason already say what happened.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            record = train_run(run.config, run_dir, verbose=2 if verbose else 0)
+            record = train_run(run.config, run_dir, verbose=2 if verbose else 0, callbacks=_with_extra(extra_callbacks))
         record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught if not _is_noise(w)})
     except Exception as error:  # noqa: BLE001 - a failed run is recorded; the sweep goes on
         rundir.write_error(run_dir, traceback.format_exc())
@@ -45,8 +45,18 @@ def run_and_record(run, logdir, verbose=False):
         config=run.config,
         node=this_node(),
     )
+    record = outcomes.with_outcome(record)  # ok / did_not_learn / diverged / failed
     rundir.write_record(run_dir, record)
     return record
+
+
+def _with_extra(extra_callbacks):
+    """The run's own callbacks (training.make_callbacks) followed by `extra_callbacks`, or the default."""
+    if not extra_callbacks:
+        return None
+    from experiments.training import make_callbacks
+
+    return lambda *args: [*make_callbacks(*args), *extra_callbacks]
 
 
 def _is_noise(warning):

@@ -142,7 +142,11 @@ def test_run_end_to_end_in_a_tiny_size(tmp_path):
         "init_width": 8,
         "init_batch_size": 32,
     }
-    table, findings, figures = deep_linear.run(params, 2, str(tmp_path))
+    result = deep_linear.run(params, 2, str(tmp_path))
+    table, findings, figures = result.table, result.findings, result.figures
+    # Exactly geometric in float32: every layer's growth factor is w to 1e-5.
+    np.testing.assert_allclose(result.measurements["linear_activation_growth_relative_error"], 0, atol=1e-5)
+    assert len(result.measurements["relu_he_log10_gradient_spread"]) == 2  # one per seed
 
     linear = table[table.network == "deep linear, L=6"]
     assert len(linear) == 4  # 2 scales x (x and the batch)

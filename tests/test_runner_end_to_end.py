@@ -21,16 +21,23 @@ from experiments.training import train_run
 TINY = """
     description = "tiny learning-rate sweep"
     question = "does a huge rate diverge?"
-    analysis = "learning_rate"
     seeds = 2
     [fixed]
     optimizer = "sgd"
-    epochs = 2
+    epochs = 3
     limit = 240
     width = 8
-    batch_size = 32
+    batch_size = 8
     [vary]
     learning_rate = [0.05, 1000000.0]
+    [[claims]]
+    id = "lr-too-large-explodes"
+    claim = "A learning rate that is too large makes the loss explode"
+    test = "threshold"
+    metric = "diverged"
+    arms = [{ learning_rate = 1000000.0 }]
+    target = 0.5
+    direction = "greater"
 """
 
 
@@ -76,11 +83,11 @@ def test_results_table_has_every_run_with_its_status(tiny_sweep):
 def test_each_run_saves_config_record_and_readable_events(tiny_sweep):
     run_dir = tiny_sweep / "logs" / "tiny" / "lr=0.05_seed1"
     config = json.loads((run_dir / "config.json").read_text())
-    assert config == resolve({"optimizer": "sgd", "epochs": 2, "limit": 240, "width": 8, "batch_size": 32,
+    assert config == resolve({"optimizer": "sgd", "epochs": 3, "limit": 240, "width": 8, "batch_size": 8,
                               "learning_rate": 0.05, "seed": 1})
     record = json.loads((run_dir / "record.json").read_text())
     assert record["status"] == "ok" and record["config"] == config
-    assert len(record["history"]["val_loss"]) == 2
+    assert len(record["history"]["val_loss"]) == 3
     assert set(record["versions"]) >= {"tensorflow", "keras", "numpy", "python"}
 
     train = event_accumulator.EventAccumulator(str(run_dir / "train")).Reload()
@@ -94,6 +101,11 @@ def test_each_run_saves_config_record_and_readable_events(tiny_sweep):
     assert hparams["learning_rate"].number_value == pytest.approx(0.05)
     assert hparams["optimizer"].string_value == "sgd"
     assert hparams["seed"].number_value == 1
+    assert hparams["outcome"].string_value == "ok"  # HParams shows each run's outcome
+    diverged = event_accumulator.EventAccumulator(str(tiny_sweep / "logs" / "tiny" / "lr=1e+06_seed1")).Reload()
+    content = diverged.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    outcome = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams["outcome"]
+    assert outcome.string_value == "diverged"
 
 
 def test_report_and_figure_are_written(tiny_sweep):
@@ -136,7 +148,6 @@ def test_tuning_gives_each_arm_its_own_best_rate(tmp_path, capsys):
     _spec(tmp_path, "tuned", """
         description = "two arms, tuned"
         question = "which arm?"
-        analysis = "tuned_arms"
         seeds = 2
         [fixed]
         epochs = 2
@@ -167,7 +178,6 @@ def test_random_search_reruns_the_best_trials_over_seeds(tmp_path):
     _spec(tmp_path, "search", """
         description = "random search"
         question = "what does it find?"
-        analysis = "random_search"
         seeds = 2
         [fixed]
         optimizer = "sgd"
@@ -185,7 +195,7 @@ def test_random_search_reruns_the_best_trials_over_seeds(tmp_path):
     assert len(runs[runs.seed == 0]) == 3
     final = runs[runs.stage == "final"]
     assert sorted(final.seed) == [0, 1] and final.group.nunique() == 1
-    assert "random trials" in (tmp_path / "logs" / "search" / "report.md").read_text()
+    assert "trial00" in (tmp_path / "logs" / "search" / "report.md").read_text()
 
 
 def _free_port():

@@ -1,0 +1,37 @@
+"""The order in which an epoch visits the training examples (the `shuffle` setting).
+
+    "each_epoch"  reshuffled every epoch, reproducibly from the run's seed (the notes: "after
+                  each epoch, there will be shuffle"; the project's default)
+    "once"        shuffled once from the seed, then the same order, hence the same batches, every epoch
+    "sorted"      sorted by class (within a class in a seeded random order), the same every epoch:
+                  each batch holds one or two classes
+
+The first two differ only from the second epoch on; "sorted" is the worst case of an
+unshuffled data set whose examples come grouped by label.
+"""
+
+import numpy as np
+
+ORDERS = ("each_epoch", "once", "sorted")
+
+
+def fixed_order(labels, order, seed):
+    """The permutation every epoch uses for `order` "once" or "sorted"."""
+    if order not in ("once", "sorted"):
+        raise ValueError(f"shuffle must be 'once' or 'sorted' for a fixed order; got {order!r}")
+    permutation = np.random.default_rng(seed).permutation(len(labels))
+    if order == "sorted":
+        permutation = permutation[np.argsort(np.asarray(labels)[permutation], kind="stable")]
+    return permutation
+
+
+def fixed_order_batches(dataset, batch_size, seed, order):
+    """Mini-batches in the same order every epoch, as a tf.data pipeline (like training_batches)."""
+    import tensorflow as tf
+
+    permutation = fixed_order(dataset.y_train, order, seed)
+    return (
+        tf.data.Dataset.from_tensor_slices((dataset.x_train[permutation], dataset.y_train[permutation]))
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )

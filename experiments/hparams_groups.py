@@ -1,0 +1,78 @@
+"""TensorBoard HParams: one session per configuration with its seeds aggregated.
+
+Every run already logs its own hyperparameters (`training.write_hparams`, seed included), so
+the HParams dashboard shows one row per seed. TensorBoard does not average seeds itself
+(tensorboard issue 2464), so for each configuration (a run `group`) this writes one more
+session, in `<exp_dir>/hparams_groups/<group>/`:
+
+    hparams:  the configuration's settings (those shared by its runs; no `seed`),
+              plus `aggregate = "mean over seeds"`, so these rows never merge with the per-seed ones
+    metrics:  <metric>/mean and <metric>/std over the runs that finished `ok` (std with
+              ddof=1; NaN for a single seed), seeds/ok and seeds/total, at step 0
+
+Runs that diverged, failed or did not learn are counted in seeds/total, never averaged in.
+A rerun replaces the previous groups rather than adding a second set.
+"""
+
+import math
+import os
+import re
+import shutil
+
+import numpy as np
+
+GROUPS_DIR = "hparams_groups"
+METRICS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
+AGGREGATE = "mean over seeds"
+
+
+def _directory_name(group):
+    return re.sub(r"[^A-Za-z0-9_.=+-]", "_", group) or "base"
+
+
+def _hparam_value(value):
+    return value if isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def group_sessions(records, metrics=METRICS):
+    """{group: (hparams, {tag: value})} from run records (dicts with group, config, status, metrics)."""
+    by_group = {}
+    for record in records:
+        if record.get("config") is not None:
+            by_group.setdefault(record["group"], []).append(record)
+    sessions = {}
+    for group, runs in by_group.items():
+        shared = {
+            key: value
+            for key, value in runs[0]["config"].items()
+            if key != "seed" and all(r["config"].get(key) == value for r in runs)
+        }
+        hparams = {key: _hparam_value(value) for key, value in shared.items() if value is not None}
+        hparams.update(group=group, aggregate=AGGREGATE)
+        ok = [r for r in runs if r.get("status") == "ok"]
+        values = {"seeds/ok": float(len(ok)), "seeds/total": float(len(runs))}
+        for metric in metrics:
+            finite = [
+                float(v) for r in ok if (v := (r.get("metrics") or {}).get(metric)) is not None and math.isfinite(v)
+            ]
+            values[f"{metric}/mean"] = float(np.mean(finite)) if finite else math.nan
+            values[f"{metric}/std"] = float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan
+        sessions[group] = (hparams, values)
+    return sessions
+
+
+def write_session_groups(exp_dir, records, metrics=METRICS):
+    """Writes one aggregated HParams session per configuration; returns their directory."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    root = os.path.join(exp_dir, GROUPS_DIR)
+    shutil.rmtree(root, ignore_errors=True)
+    for group, (hparams, values) in group_sessions(records, metrics).items():
+        writer = tf.summary.create_file_writer(os.path.join(root, _directory_name(group)))
+        with writer.as_default():
+            hp.hparams(hparams, trial_id=f"{group} ({AGGREGATE})")
+            for tag, value in values.items():
+                tf.summary.scalar(tag, value, step=0)
+        writer.close()
+    return root

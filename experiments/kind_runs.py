@@ -1,0 +1,109 @@
+"""Training runs of the project's MLP from inside an experiment of another kind.
+
+Experiments such as `hyperparameter_importance` or `shuffle_order` are made of ordinary
+training runs, but choose and analyse them themselves. They describe each run by its settings;
+this module trains those not done yet, one after another, through the same path as a sweep
+(`experiments.workers.run_and_record`: resolved config saved, `failed` recorded, record written
+atomically last), so a rerun resumes and a finished run is never trained twice.
+"""
+
+import os
+import sys
+
+from experiments.settings import resolve
+
+
+def planned(exp_dir, run_id, settings, group, configuration=None, stage="final"):
+    """A `sweep.PlannedRun` for one run of `exp_dir`'s experiment; `settings` are validated."""
+    from experiments import sweep  # not at import: sweep -> spec -> kinds imports the kind modules
+    return sweep.PlannedRun(
+        experiment=os.path.basename(os.path.normpath(exp_dir)),
+        group=group,
+        run_id=run_id,
+        stage=stage,
+        config=resolve(settings),
+        configuration=configuration or group,
+    )
+
+
+def train(exp_dir, runs, out=None, callbacks_for=None):
+    """Trains the planned `runs` not done yet; returns every run's record, in order.
+    `callbacks_for(run)`, if given, returns extra Keras callbacks for a run (a new list each call)."""
+    from experiments import sweep
+
+    logdir = os.path.dirname(os.path.normpath(exp_dir))
+    progress = sweep.Progress(len(runs), out or sys.stdout)
+    return sweep.execute(runs, logdir, _CallbackPool(callbacks_for), progress)
+
+
+class _CallbackPool:
+    """workers.SerialPool, with extra callbacks per run."""
+
+    def __init__(self, callbacks_for):
+        from experiments.workers import SerialPool
+
+        self._pool = SerialPool()
+        self.callbacks_for = callbacks_for
+
+    def map_runs(self, runs, logdir, on_start=None):
+        from experiments.workers import run_and_record
+
+        if self.callbacks_for is None:
+            yield from self._pool.map_runs(runs, logdir, on_start)
+            return
+        for run in runs:
+            if on_start:
+                on_start(run)
+            yield run, run_and_record(run, logdir, extra_callbacks=self.callbacks_for(run))
+
+
+def train_arms(exp_dir, arms, seeds, out=None, callbacks_for=None):
+    """`arms` = {label: settings}; every arm on seeds 0..seeds-1 (seed s: the same initialization
+    in every arm). Returns {label: [record per seed]}."""
+    runs = [
+        planned(exp_dir, f"{label}_seed{seed}", {**settings, "seed": seed}, group=label)
+        for label, settings in arms.items()
+        for seed in range(seeds)
+    ]
+    records = train(exp_dir, runs, out, callbacks_for)
+    by_arm = {label: [] for label in arms}
+    for run, record in zip(runs, records):
+        by_arm[run.group].append(record)
+    return by_arm
+
+
+def write_outputs(exp_dir, records, varied, title):
+    """runs.csv, the per-configuration table, curves.png and the aggregated HParams sessions;
+    returns (table, figure names)."""
+    from experiments import figures, files, hparams_groups, results
+
+    runs = results.runs_table(records, varied)
+    files.write_csv_atomic(os.path.join(exp_dir, "runs.csv"), runs)
+    summary = results.summary_table(runs, varied)
+    figures.plot_curves(records, os.path.join(exp_dir, figures.CURVES_FILE), title)
+    hparams_groups.write_session_groups(exp_dir, records)
+    return results.display_table(summary, varied), [figures.CURVES_FILE]
+
+
+def per_seed(records, metric):
+    """{seed: the record's final `metric`}, None where the run diverged or failed (no usable
+    value; experiments/claims.py drops such pairs the same way). A run that did not learn keeps
+    its (bad) value."""
+    from experiments.claims import value
+
+    return {record["config"]["seed"]: value(record, metric) for record in records}
+
+
+def paired_differences(first, second, metric):
+    """metric(first) - metric(second) per seed, pairing asserted (experiments.evidence.pair);
+    pairs where either run has no value are left out."""
+    from experiments import evidence
+
+    a = {r["config"]["seed"]: r for r in first}
+    b = {r["config"]["seed"]: r for r in second}
+    values = []
+    for seed, x, y in evidence.pair(a, b):
+        vx, vy = per_seed([x], metric)[seed], per_seed([y], metric)[seed]
+        if vx is not None and vy is not None:
+            values.append(vx - vy)
+    return values

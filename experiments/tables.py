@@ -1,0 +1,9 @@
+"""Small table helpers the experiment kinds share."""
+
+
+def display_table(rows):
+    """The results table of a list of row dicts: blanks (not NaN) where a measure does not apply."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    return table.astype(object).where(table.notna(), "")
