@@ -48,7 +48,7 @@ KINDS = {
              "deep linear networks and initializations of deep ReLU/sigmoid networks"),
     )
 }  # fmt: skip
-# The experiments of issue 11 ("Every claim of the notes as a tested verdict").
+# The experiments that turn the remaining claims of the notes into tested verdicts.
 KINDS.update(
     (kind.name, kind)
     for kind in (
