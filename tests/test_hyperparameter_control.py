@@ -14,12 +14,9 @@ import pytest
 from keras import ops
 from one_weight_model import KernelRecorder, one_weight_model
 
-from callbacks.hyperparameter_control import (
-    CHANGES_FILENAME,
-    CONTROL_FILENAME,
-    HyperparameterControl,
-    ReduceLROnPlateau,
-)
+from callbacks.hyperparameter_control import CONTROL_FILENAME, HyperparameterControl
+from callbacks.learning_rate_control import CHANGES_FILENAME
+from callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from optimizers import SGD, Adam, RMSprop
 from optimizers.schedules import InverseTimeDecay, ScaledSchedule, Warmup
 
