@@ -14,6 +14,8 @@ from callbacks.divergence_guard import DivergenceGuard
 from callbacks.gradient_statistics import GradientStatistics
 from optimizers.schedules import ScaledSchedule
 
+pytestmark = pytest.mark.all_backends
+
 
 def linear_regression(learning_rate, epochs=5, callbacks=(), steps_per_execution=1):
     x, y = small_regression(n=32)

@@ -5,6 +5,7 @@ import os
 
 import keras
 import numpy as np
+import pytest
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
@@ -12,6 +13,8 @@ from callbacks import _summary
 from callbacks.divergence_guard import DivergenceGuard
 from callbacks.gradient_statistics import GradientStatistics
 from callbacks.learning_rate_logger import LearningRateLogger
+
+pytestmark = pytest.mark.all_backends
 
 
 def read_run(log_dir, subdirectory="train"):

@@ -8,6 +8,8 @@ from test_callbacks_events import read_run, scalars
 
 from callbacks.learning_rate_logger import EPOCH_TAG, STEP_TAG, LearningRateLogger
 
+pytestmark = pytest.mark.all_backends
+
 # y = w * x, loss = mean((w * x - y)^2), one full batch per epoch: the gradient is known exactly.
 X = np.array([[1.0], [2.0], [-1.0], [0.5]], np.float32)
 Y = np.array([[2.0], [3.0], [-1.5], [1.0]], np.float32)

@@ -20,6 +20,8 @@ from callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from optimizers import SGD, Adam, RMSprop
 from optimizers.schedules import InverseTimeDecay, ScaledSchedule, Warmup
 
+pytestmark = pytest.mark.all_backends
+
 
 class _EditFile(keras.callbacks.Callback):
     """Plays the person: overwrites the control file after update number `after_step`."""

@@ -8,6 +8,8 @@ from callbacks.lr_range_test import SKIP_START, lr_range_test
 from optimizers import SGD, Adam
 from optimizers.schedules import CosineDecay, Warmup
 
+pytestmark = pytest.mark.all_backends
+
 
 def _regression_data():
     """y = 3 x + noise with x = +-1: the MSE of y ~ w x is a parabola in the one weight w."""
