@@ -11,7 +11,7 @@ with respect to the layer's output: watched on the tape (TensorFlow), or as the 
 respect to a zero added to each output (JAX and torch: `a_l + 0` has the same value).
 
 Everything runs under `keras.StatelessScope`, so batch-norm statistics, dropout seeds and
-metrics are untouched. Under `tf.distribute` the probe runs once, in the cross-replica
+metrics are untouched (on torch, torch's global generator is forked too). Under `tf.distribute` the probe runs once, in the cross-replica
 context, at the (identical) mirrored values. Norms are float32 on TensorFlow, float64 of
 the float32 values elsewhere: the same to float32 rounding.
 """
@@ -192,10 +192,13 @@ def _torch_gradients(model, variables, layers, probe):
     import torch
 
     x, y, sample_weight = probe
-    shapes = _output_shapes(model, layers, x)
+    with torch.random.fork_rng():
+        shapes = _output_shapes(model, layers, x)
 
     def compute():
-        with torch.enable_grad(), keras.StatelessScope():
+        # Keras's unseeded dropout on torch draws from torch's global generator: fork it, so
+        # that training draws the same masks as without the probe.
+        with torch.random.fork_rng(), torch.enable_grad(), keras.StatelessScope():
             zeros = [torch.zeros(shape, dtype=dtype, requires_grad=True) for shape, dtype in shapes]
             loss, outputs = _forward(model, layers, x, y, sample_weight, zeros)
             targets = [v.value for v in variables] + zeros

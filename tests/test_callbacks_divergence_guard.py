@@ -8,7 +8,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
-from test_callbacks_events import read_run, scalars, small_regression, texts
+from test_callbacks_events import needs_steps_per_execution, read_run, scalars, small_regression, texts
 
 from callbacks.divergence_guard import DivergenceGuard
 from callbacks.gradient_statistics import GradientStatistics
@@ -211,6 +211,7 @@ def test_rollback_gives_up_after_max_rollbacks_and_stops(tmp_path):
     assert [r["step"] for r in on_disk["rollbacks"]] == [r["step"] for r in guard.rollbacks]
 
 
+@needs_steps_per_execution
 def test_groups_of_steps_record_the_true_step(tmp_path):
     guard = DivergenceGuard(tmp_path)
     model, _, _ = linear_regression(1e3, epochs=20, callbacks=[guard], steps_per_execution=3)

@@ -15,6 +15,10 @@ from callbacks.gradient_statistics import GradientStatistics
 from callbacks.learning_rate_logger import LearningRateLogger
 
 pytestmark = pytest.mark.all_backends
+# Keras runs one step per call on torch: `steps_per_execution` must be 1 there.
+needs_steps_per_execution = pytest.mark.skipif(
+    keras.backend.backend() == "torch", reason="steps_per_execution > 1 is not supported on torch"
+)
 
 
 def read_run(log_dir, subdirectory="train"):

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 from reference_gradients import dense_layers, mse_gradients
-from test_callbacks_events import read_run, scalars, series, small_model, small_regression, texts
+from test_callbacks_events import needs_steps_per_execution, read_run, scalars, series, small_model, small_regression, texts
 
 from callbacks.gradient_statistics import GradientStatistics
 
@@ -201,6 +201,7 @@ def test_invalid_arguments(kwargs, match):
         GradientStatistics(**kwargs)
 
 
+@needs_steps_per_execution
 def test_groups_of_steps_are_measured_at_their_first_step(tmp_path):
     x, y = small_regression()
     model = small_model(learning_rate=0.1)
