@@ -29,9 +29,11 @@ CONFIGS = ("tensorflow", "mirrored", "mixed_float16", "jax", "torch")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_one(config, directory):
-    """Trains the run with every callback in `directory`; writes values.json there."""
-    if config == "mirrored":
+def run_one(config, directory, set_devices=True):
+    """Trains the run with every callback in `directory`; writes values.json there.
+
+    `set_devices=False`: the caller has already split the CPU into two logical devices."""
+    if config == "mirrored" and set_devices:
         import tensorflow as tf
 
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -60,7 +62,10 @@ def run_one(config, directory):
     if config == "mirrored":
         import tensorflow as tf
 
-        scope = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope()
+        # Reduction through one device, not collectives: several strategies can then live in one
+        # process (collective instance keys clash between them).
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"], cross_device_ops=tf.distribute.ReductionToOneDevice())
+        scope = strategy.scope()
     with scope:
         model = keras.Sequential(
             [
