@@ -78,9 +78,12 @@ def completed_steps(optimizer):
     """`optimizer.iterations` as a Python int: the number of steps applied so far.
 
     `int(optimizer.iterations)` fails on a `MirroredVariable`; `convert_to_numpy` reads it on
-    every backend and strategy.
+    every backend and strategy (4x slower on TensorFlow: only where `int` fails).
     """
-    return int(keras.ops.convert_to_numpy(optimizer.iterations))
+    try:
+        return int(optimizer.iterations)
+    except TypeError:  # under tf.distribute: "int() argument must be ... not 'MirroredVariable'"
+        return int(keras.ops.convert_to_numpy(optimizer.iterations))
 
 
 def learning_rate_object(optimizer):
@@ -239,7 +242,10 @@ def effective_learning_rates(optimizer, learning_rate, step, read=None):
 
 
 def _as_float(value):
-    return float(keras.ops.convert_to_numpy(value))
+    try:
+        return float(value)  # ~40 us for a TensorFlow variable, convert_to_numpy ~220 us
+    except TypeError:  # a MirroredVariable
+        return float(keras.ops.convert_to_numpy(value))
 
 
 def number_hyperparameters(optimizer, names):

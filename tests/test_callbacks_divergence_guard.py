@@ -12,6 +12,7 @@ from test_callbacks_events import needs_steps_per_execution, read_run, scalars, 
 
 from callbacks.divergence_guard import DivergenceGuard
 from callbacks.gradient_statistics import GradientStatistics
+from optimizers.introspection import learning_rate_object
 from optimizers.schedules import ScaledSchedule
 
 pytestmark = pytest.mark.all_backends
@@ -189,7 +190,7 @@ def test_rollback_lowers_a_schedule_through_a_multiplier(tmp_path):
     schedule = keras.optimizers.schedules.ExponentialDecay(1e3, decay_steps=100, decay_rate=0.5)
     guard = DivergenceGuard(rollback=True, learning_rate_factor=0.01, max_rollbacks=3)
     model, history, _ = linear_regression(schedule, epochs=6, callbacks=[guard])
-    wrapped = model.optimizer._learning_rate
+    wrapped = learning_rate_object(model.optimizer)
     assert isinstance(wrapped, ScaledSchedule) and wrapped.schedule is schedule
     assert len(guard.rollbacks) >= 1 and guard.record is None
     factor = 0.01 ** len(guard.rollbacks)
