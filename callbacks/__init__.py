@@ -5,7 +5,7 @@ Each callback does one thing and composes with `keras.callbacks.TensorBoard` and
 
 __all__ = []
 
-# Visibility: TensorBoard summaries, the divergence guard, the metrics file (issue 4).
+# Visibility: TensorBoard summaries, the divergence guard, the metrics file.
 # Order them as listed: learning-rate setters, LearningRateLogger, GradientStatistics,
 # OptimizerStateStatistics, DivergenceGuard, MetricsFile, then keras.callbacks.TensorBoard.
 from callbacks.divergence_guard import DivergenceGuard  # noqa: E402
@@ -22,8 +22,10 @@ __all__ += [
     "MetricsFile",
 ]
 
-# Control: change hyperparameters while `fit` runs, plateau reduction, range test (issue 3).
-from callbacks.hyperparameter_control import HyperparameterControl, ReduceLROnPlateau  # noqa: E402
+# Control: change hyperparameters while `fit` runs, plateau reduction, range test. They share
+# one mechanism for changing the learning rate: callbacks/learning_rate_control.py.
+from callbacks.hyperparameter_control import HyperparameterControl  # noqa: E402
+from callbacks.reduce_lr_on_plateau import ReduceLROnPlateau  # noqa: E402
 from callbacks.lr_range_test import LRRangeTestResult, lr_range_test  # noqa: E402
 
 __all__ += ["HyperparameterControl", "ReduceLROnPlateau", "lr_range_test", "LRRangeTestResult"]

@@ -10,12 +10,15 @@ TensorBoard reads every event file of a directory as one run.
 How: each write builds one `Summary` protobuf with TensorBoard's own constructors (`scalar_pb`,
 `histogram_pb`, `text_pb`: the tags, plugin metadata and tensor layout `tf.summary.scalar`,
 `histogram` and `text` write), wraps it in an `Event` with its step, and appends it to the
-event file, which is a TFRecord file of `Event`s, with `tf.io.TFRecordWriter` (C++ framing and
-checksums, no TensorFlow op, no thread). Measured on a 2-core CPU:
+event file, a TFRecord file of `Event`s. On the TensorFlow backend the record framing is
+`tf.io.TFRecordWriter`'s (C++ framing and checksums, no TensorFlow op, no thread); on JAX and
+torch, TensorBoard's own `RecordWriter` (the framing TensorBoard reads, pure Python; no
+TensorFlow import). Measured on a 2-core CPU:
 - ~20 us per event plus ~10 us per scalar and ~1 ms per histogram of 16k values, against
   0.15-0.4 ms per eager `tf.summary` op (one per scalar; ~5 ms per histogram), seconds of
-  tracing to compile them in a `tf.function`, and a pure-Python checksum of ~16 us per 100
-  bytes in a GIL-holding thread for TensorBoard's TF-free `EventFileWriter`;
+  tracing to compile them in a `tf.function`; TensorBoard's `RecordWriter` adds a pure-Python
+  checksum of ~16 us per 100 bytes (synchronously: its `EventFileWriter` would run it in a
+  GIL-holding thread);
 - Keras's `tf.summary` state (the default writer and the `record_if` it installs when
   `update_freq` is a number) neither affects our writes nor is affected by them.
 """
@@ -25,12 +28,15 @@ import os
 import socket
 import time
 
+import keras
 import numpy as np
-import tensorflow as tf
 from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.summary.writer.record_writer import RecordWriter
 from tensorboard.plugins.histogram.summary_v2 import histogram_pb
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.plugins.text.summary_v2 import text_pb
+
+from optimizers.introspection import completed_steps
 
 TRAIN = "train"
 VALIDATION = "validation"
@@ -48,7 +54,7 @@ class _EventFile:
             f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
             f"{os.getpid()}.{next(_file_numbers)}.callbacks.v2"
         )
-        self.records = tf.io.TFRecordWriter(os.path.join(directory, name))
+        self.records = _record_file(os.path.join(directory, name))
         self.add(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
         self.users = 0
 
@@ -60,6 +66,38 @@ class _EventFile:
 
     def close(self):
         self.records.close()
+
+
+class _PlainRecordFile:
+    """TensorBoard's TF-free TFRecord framing over a plain file, with the TFRecordWriter API."""
+
+    def __init__(self, path):
+        self._file = open(path, "wb")
+        self._records = RecordWriter(self._file)
+
+    def write(self, data):
+        self._records.write(data)
+
+    def flush(self):
+        self._file.flush()
+
+    def close(self):
+        self._file.close()
+
+
+def _record_file(path):
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.io.TFRecordWriter(path)
+    return _PlainRecordFile(path)
+
+
+def variable_name(model, variable):
+    """`dense_1/kernel`: the variable's path without the model's name in front (a tag name)."""
+    prefix = model.name + "/"
+    path = variable.path
+    return path[len(prefix) :] if path.startswith(prefix) else path
 
 
 def logging_steps(first, last, every_n_steps):
@@ -78,16 +116,19 @@ def logging_steps(first, last, every_n_steps):
 class StepCounter:
     """The optimizer's step count (1-based steps), followed from the batch hooks' indices.
 
-    One eager read of `optimizer.iterations` per `fit` (each costs 0.02-0.3 ms on a busy
-    2-core machine), then arithmetic: a batch hook's `batch` counts from the epoch's start.
+    One read of `optimizer.iterations` per `fit` (each costs 0.02-0.3 ms on a busy 2-core
+    machine; under `tf.distribute` it is the aggregated counter), then arithmetic: a batch
+    hook's `batch` counts from the epoch's start.
     Assumes one batch is one optimizer step (no `gradient_accumulation_steps`) and that
     nothing else moves the counter while training runs.
     """
 
     def start(self, callback):
         """In `on_train_begin`."""
-        self.done = int(callback.model.optimizer.iterations)
+        self.done = completed_steps(callback.model.optimizer)
         self.before_epoch = self.done
+        # Read once: on JAX every `callback.model` access syncs the training state.
+        self.steps_per_execution = getattr(callback.model, "steps_per_execution", 1) or 1
 
     def begin_epoch(self):
         """In `on_epoch_begin`."""
@@ -105,14 +146,18 @@ class StepCounter:
         unknown, read the counter (once per k steps).
         """
         step = self.before_epoch + batch + 1
-        if (getattr(callback.model, "steps_per_execution", 1) or 1) > 1:
+        if self.steps_per_execution > 1:
             steps_per_epoch = (callback.params or {}).get("steps")
             if steps_per_epoch:
                 step = min(step, self.before_epoch + steps_per_epoch)
             else:
-                step = int(callback.model.optimizer.iterations)
+                step = completed_steps(callback.model.optimizer)
         self.done = step
         return step
+
+    def last_of_group(self, first):
+        """The last step of the group that begins at `first`, as far as it is known."""
+        return first + self.steps_per_execution - 1
 
 
 class SummaryWriter:

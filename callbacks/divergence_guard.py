@@ -1,16 +1,16 @@
 """Stops (or rolls back) a run whose loss becomes NaN/Inf or grows too far, and records why."""
 
-import json
 import math
 import os
 import warnings
 
 import keras
 
+from callbacks._files import write_json_atomic
 from callbacks._summary import StepCounter, SummaryWriter
 from callbacks.gradient_statistics import GradientStatistics
-from callbacks.hyperparameter_control import make_learning_rate_adjustable, reduce_learning_rate
-from callbacks.learning_rate_logger import applied_learning_rate, base_optimizer
+from callbacks.learning_rate_control import make_learning_rate_adjustable, reduce_learning_rate
+from optimizers.introspection import applied_learning_rate, state_variables
 from optimizers.validation import (
     check_bool,
     check_choice,
@@ -21,27 +21,6 @@ from optimizers.validation import (
 RECORD_FILE = "divergence.json"
 ROLLBACKS_FILE = "rollbacks.json"
 REFERENCES = ("initial", "best")
-
-
-def _finite_or_none(value):
-    """JSON has no NaN or Infinity: non-finite numbers are written as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite_or_none(v) for v in value]
-    return value
-
-
-def write_json_atomic(path, data):
-    """Writes to a temporary file, then renames: a reader never sees half a file."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as f:
-        json.dump(_finite_or_none(data), f, indent=2, allow_nan=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
 
 
 class DivergenceGuard(keras.callbacks.Callback):
@@ -279,20 +258,21 @@ class DivergenceGuard(keras.callbacks.Callback):
 
     def _rolled_back_variables(self):
         """Model weights and optimizer slots; not the iteration counter or the learning rate."""
-        optimizer = base_optimizer(self.model.optimizer)
-        keep_running = {id(optimizer.iterations), id(optimizer.learning_rate)}
-        slots = [v for v in optimizer.variables if id(v) not in keep_running]
-        return list(self.model.weights) + slots
+        model = self.model
+        return list(model.weights) + state_variables(model.optimizer)
 
     def _roll_back(self, event):
         restored_step, values = self._snapshot
+        # On JAX, reading `self.model` syncs the training state into the variables first, so
+        # that the next step starts from what is assigned here (a later sync would undo it).
+        model = self.model
         for variable, value in values:
             variable.assign(value)
-        optimizer = base_optimizer(self.model.optimizer)
+        optimizer = model.optimizer
         before = event["learning_rate"]
-        if make_learning_rate_adjustable(self.model) is not None:
-            reduce_learning_rate(self.model, self.learning_rate_factor)
-        self.model.reset_metrics()  # the epoch's running loss includes the diverged batches
+        if make_learning_rate_adjustable(model) is not None:
+            reduce_learning_rate(model, self.learning_rate_factor)
+        model.reset_metrics()  # the epoch's running loss includes the diverged batches
         self._rolled_back_this_epoch, self._steps_since_rollback = True, 0
         event = dict(
             event,

@@ -4,18 +4,10 @@ import math
 import warnings
 
 import keras
-import tensorflow as tf
-from keras import tree
 
-from callbacks._summary import StepCounter, SummaryWriter, logging_steps
+from callbacks._probe import PACKED, make_probe
+from callbacks._summary import StepCounter, SummaryWriter, logging_steps, variable_name
 from optimizers.validation import check_positive, check_positive_integer
-
-
-def variable_name(model, variable):
-    """`dense_1/kernel`: the variable's path without the model's name in front."""
-    prefix = model.name + "/"
-    path = variable.path
-    return path[len(prefix) :] if path.startswith(prefix) else path
 
 
 class GradientStatistics(keras.callbacks.Callback):
@@ -140,7 +132,7 @@ class GradientStatistics(keras.callbacks.Callback):
         self._steps = StepCounter()
         self._pending = None
 
-    # Set-up: names, and the two compiled measurements.
+    # Set-up: names, and the backend's compiled measurement (callbacks/_probe.py).
 
     def on_train_begin(self, logs=None):
         self._writer.open()
@@ -150,53 +142,7 @@ class GradientStatistics(keras.callbacks.Callback):
         self._names = [variable_name(model, v) for v in self._variables]
         self._layers = list(model.layers) if isinstance(model, keras.Sequential) else []
         self._layer_names = [layer.name for layer in self._layers]
-        self._probe = tree.map_structure(
-            lambda value: None if value is None else tf.convert_to_tensor(value), self.probe_data
-        )
-        # Rebuilt every fit: the traced graphs capture the model's current variables.
-        self._measure_before = tf.function(self._measure_before_step, autograph=False)
-        self._measure_after = tf.function(self._measure_after_step, autograph=False)
-
-    def _measure_before_step(self, x, y, sample_weight):
-        model = self.model
-        with keras.StatelessScope():  # batch-norm statistics, seeds, metrics stay untouched
-            with tf.GradientTape() as tape:
-                outputs = []
-                if self._layers:
-                    y_pred = x
-                    for layer in self._layers:
-                        y_pred = layer(y_pred, training=True)
-                        tape.watch(y_pred)
-                        outputs.append(y_pred)
-                else:
-                    y_pred = model(x, training=True)
-                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
-            targets = [*self._variables, *outputs]
-            gradients = tape.gradient(loss, targets)
-        # A variable the loss does not use has no gradient: its norm is 0.
-        gradients = [tf.zeros_like(t) if g is None else g for g, t in zip(gradients, targets)]
-        variable_gradients = gradients[: len(self._variables)]
-        gradient_norms = _norms(variable_gradients)
-        norms = {
-            "gradient_norms": gradient_norms,
-            "global_gradient_norm": tf.sqrt(tf.reduce_sum(tf.square(gradient_norms)))[None],
-            "activation_norms": _norms(outputs),
-            "output_gradient_norms": _norms(gradients[len(self._variables) :]),
-        }
-        return variable_gradients, [tf.identity(v) for v in self._variables], norms
-
-    def _measure_after_step(self, weights_before, norms):
-        updates = [tf.cast(v, tf.float32) - tf.cast(w, tf.float32) for v, w in zip(self._variables, weights_before)]
-        weight_norms = _norms(weights_before)
-        update_norms = _norms(updates)
-        ratios = tf.where(
-            weight_norms > 0,
-            update_norms / tf.where(weight_norms > 0, weight_norms, 1.0),
-            float("nan"),
-        )
-        norms = dict(norms, weight_norms=weight_norms, update_norms=update_norms, update_ratios=ratios)
-        # One vector, so that Python reads everything with one copy.
-        return updates, tf.concat([norms[key] for key in _PACKED], axis=0)
+        self._probe = make_probe(model, self._variables, self._layers, self.probe_data)
 
     # Per step.
 
@@ -205,7 +151,7 @@ class GradientStatistics(keras.callbacks.Callback):
 
     def _due(self, first, every):
         """Whether the group of steps that begins at `first` holds a logging step."""
-        last = first + (getattr(self.model, "steps_per_execution", 1) or 1) - 1
+        last = self._steps.last_of_group(first)
         steps_per_epoch = (self.params or {}).get("steps")
         if steps_per_epoch:  # an epoch's last group can be shorter
             last = min(last, self._steps.before_epoch + steps_per_epoch)
@@ -215,7 +161,7 @@ class GradientStatistics(keras.callbacks.Callback):
         step = self._steps.first(batch)
         histograms = self._writer.enabled and self._due(step, self.histogram_every_n_steps)
         if histograms or self._due(step, self.log_every_n_steps):
-            self._pending = (step, histograms, *self._measure_before(*self._probe))
+            self._pending = (step, histograms, *self._probe.before(self.model))
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps.last(self, batch)
@@ -223,8 +169,8 @@ class GradientStatistics(keras.callbacks.Callback):
             return
         step, histograms_due, gradients, weights, norms = self._pending
         self._pending = None
-        updates, packed = self._measure_after(weights, norms)
-        self.latest = latest = {"step": step, **self._unpack(packed.numpy())}
+        updates, packed = self._probe.after(self.model, gradients, weights, norms)
+        self.latest = latest = {"step": step, **self._unpack(packed)}
         latest["flags"] = self._flag(step, latest["gradient_norms"])
         if not self._writer.enabled:
             return
@@ -256,7 +202,7 @@ class GradientStatistics(keras.callbacks.Callback):
         values = [float(v) for v in values]
         unpacked = {"global_gradient_norm": values[0]}
         start = 1
-        for key in _PACKED[1:]:
+        for key in PACKED[1:]:
             names = self._layer_names if key in ("activation_norms", "output_gradient_norms") else self._names
             unpacked[key] = dict(zip(names, values[start : start + len(names)]))
             start += len(names)
@@ -295,17 +241,3 @@ class GradientStatistics(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self._pending = None
         self._writer.close()
-
-
-def _norms(tensors):
-    """The L2 (Frobenius) norm of each tensor, as one float32 vector."""
-    if not tensors:
-        return tf.zeros([0], tf.float32)
-    return tf.stack([tf.norm(tf.cast(tf.reshape(t, [-1]), tf.float32)) for t in tensors])
-
-
-# The order of the norms in the vector `_measure_after_step` returns.
-_PACKED = (
-    "global_gradient_norm", "gradient_norms", "weight_norms", "update_norms", "update_ratios",
-    "activation_norms", "output_gradient_norms",
-)  # fmt: skip

@@ -1,135 +1,45 @@
-"""Change a running `fit`'s hyperparameters: by editing a JSON file, or on a loss plateau.
+"""Applies a person's edits of a JSON file to a running `fit`'s hyperparameters.
 
 The notes: "useful to have a model that can tune parameters during runtime in case weird
 behavior is being observed, can still save the model by changing a parameter".
 
-Both callbacks change the learning rate through one mechanism, `make_learning_rate_adjustable`:
-- a number learning rate lives in a Keras variable: a change assigns it (`learning_rate`);
-- a scheduled learning rate is wrapped once in `optimizers.schedules.ScaledSchedule`, and a
-  change assigns its multiplier (`learning_rate_multiplier`): warm-up and decay go on, scaled.
-  Keras's own `ReduceLROnPlateau` and `LearningRateScheduler` raise on such optimizers.
-Neither needs a retrace: compiled train functions read variables at every step. Momentum, betas
-and rho are Python floats baked into the traced train function, so changing one retraces it
-(`model.make_train_function(force=True)`; `fit` calls `model.train_function` afresh each batch).
+The learning rate changes through `callbacks.learning_rate_control` (a variable, or a
+schedule's multiplier: no retrace). Momentum, betas and rho are Python floats baked into the
+traced train function, so changing one retraces it (`model.make_train_function(force=True)`;
+`fit` calls `model.train_function` afresh each batch).
 """
 
 import json
 import logging
-import math
-import numbers
 import os
 import time
 import warnings
 
 import keras
 import numpy as np
-from keras import ops
 
-from callbacks.learning_rate_logger import base_optimizer
+from callbacks._files import check_directory_path, write_json_atomic
+from callbacks.learning_rate_control import (
+    LEARNING_RATE,
+    MULTIPLIER,
+    append_change_record,
+    make_learning_rate_adjustable,
+    read_learning_rate_control,
+    write_learning_rate_control,
+)
+from optimizers.introspection import base_optimizer, completed_steps, number_hyperparameters
 from optimizers.validation import (
     check_choice,
     check_non_negative,
-    check_non_negative_integer,
-    check_positive,
     check_positive_integer,
-    check_string,
     check_unit_interval,
 )
-from optimizers.schedules import ScaledSchedule
 
 CONTROL_FILENAME = "hyperparameters.json"
-CHANGES_FILENAME = "hyperparameter_changes.jsonl"
-LEARNING_RATE = "learning_rate"
-MULTIPLIER = "learning_rate_multiplier"
 # Read as Python floats while the train function is traced: changing one needs a retrace.
 TRACED_HYPERPARAMETERS = ("momentum", "beta_1", "beta_2", "rho")
-FLOAT32_RELATIVE_PRECISION = 1e-6
 
 logger = logging.getLogger(__name__)
-
-
-def make_learning_rate_adjustable(model):
-    """Makes `model.optimizer`'s learning rate changeable mid-`fit`; returns the control's name.
-
-    Returns `"learning_rate"` for a number learning rate (a Keras variable), or
-    `"learning_rate_multiplier"` for a schedule, which is wrapped in `ScaledSchedule` on the first
-    call (then the train function is retraced once, as the old trace holds the bare schedule).
-    Returns `None` for a plain callable, which cannot be changed from outside.
-    """
-    optimizer = base_optimizer(model.optimizer)
-    rate = optimizer._learning_rate  # The object itself: `.learning_rate` gives its value.
-    if isinstance(rate, ScaledSchedule):
-        return MULTIPLIER
-    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
-        optimizer.learning_rate = ScaledSchedule(rate)
-        model.make_train_function(force=True)
-        return MULTIPLIER
-    if isinstance(rate, keras.Variable):
-        return LEARNING_RATE
-    return None
-
-
-def read_learning_rate_control(optimizer, control):
-    if control == MULTIPLIER:
-        return _as_float(optimizer._learning_rate.multiplier)
-    return _as_float(optimizer.learning_rate)
-
-
-def write_learning_rate_control(optimizer, control, value):
-    if control == MULTIPLIER:
-        optimizer._learning_rate.multiplier.assign(value)
-    else:
-        optimizer.learning_rate = value
-
-
-def reduce_learning_rate(model, factor, min_lr=0.0):
-    """Multiplies the current learning rate by `factor`, not going below `min_lr`.
-
-    ```python
-    if lr > min_lr:
-        lr = max(lr * factor, min_lr)   # for a schedule: multiplier *= lr_new / lr_old
-    ```
-
-    `lr` is the rate the next update would use. For a schedule, `min_lr` bounds only this
-    reduction: the schedule may still decay below it later. Returns `(old_lr, new_lr)`, or
-    `None` when nothing was reduced.
-    """
-    optimizer = base_optimizer(model.optimizer)
-    control = make_learning_rate_adjustable(model)
-    if control is None:
-        raise ValueError(
-            "The learning rate is a plain callable and cannot be reduced at run time. "
-            f"Received: learning_rate={optimizer._learning_rate!r}"
-        )
-    old_lr = _as_float(optimizer.learning_rate)
-    # At the floor already, up to float32 rounding (multiplier * schedule is not exactly min_lr).
-    if old_lr <= min_lr * (1 + FLOAT32_RELATIVE_PRECISION):
-        return None
-    new_lr = max(old_lr * factor, min_lr)
-    if control == LEARNING_RATE:
-        optimizer.learning_rate = new_lr
-    else:
-        multiplier = optimizer._learning_rate.multiplier
-        multiplier.assign(_as_float(multiplier) * new_lr / old_lr)
-    return old_lr, new_lr
-
-
-def append_change_record(log_dir, record):
-    """Appends one change (a dict) as a JSON line to `<log_dir>/hyperparameter_changes.jsonl`.
-
-    A rejected NaN or infinite value is written as a string ("nan"): strict JSON has neither.
-    """
-    record = {
-        key: str(value) if isinstance(value, float) and not math.isfinite(value) else value
-        for key, value in record.items()
-    }
-    os.makedirs(log_dir, exist_ok=True)
-    with open(os.path.join(log_dir, CHANGES_FILENAME), "a", encoding="utf-8") as file:
-        file.write(json.dumps(record, allow_nan=False) + "\n")
-
-
-def _as_float(value):
-    return float(ops.convert_to_numpy(value))
 
 
 def _shortest(value):
@@ -175,7 +85,7 @@ class HyperparameterControl(keras.callbacks.Callback):
 
     def __init__(self, log_dir, check_every_n_batches=10, verbose=1):
         super().__init__()
-        self.log_dir = _check_path("log_dir", log_dir)
+        self.log_dir = check_directory_path("log_dir", log_dir)
         if check_every_n_batches is not None:
             check_positive_integer("check_every_n_batches", check_every_n_batches)
         self.check_every_n_batches = check_every_n_batches
@@ -189,11 +99,7 @@ class HyperparameterControl(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         optimizer = base_optimizer(self.model.optimizer)
         self._learning_rate_control = make_learning_rate_adjustable(self.model)
-        self._starting_values = {
-            name: float(getattr(optimizer, name))
-            for name in TRACED_HYPERPARAMETERS
-            if _is_real_number(getattr(optimizer, name, None))
-        }
+        self._starting_values = number_hyperparameters(optimizer, TRACED_HYPERPARAMETERS)
         current = {}
         if self._learning_rate_control is not None:
             current[self._learning_rate_control] = _shortest(
@@ -201,9 +107,7 @@ class HyperparameterControl(keras.callbacks.Callback):
             )
         current.update({name: _shortest(v) for name, v in self._starting_values.items()})
         os.makedirs(self.log_dir, exist_ok=True)
-        with open(self.path, "w", encoding="utf-8") as file:
-            json.dump(current, file, indent=2)
-            file.write("\n")
+        write_json_atomic(self.path, current)
         self._requested = current
         self._file_signature = self._signature()
         self._batches_seen = 0
@@ -285,10 +189,10 @@ class HyperparameterControl(keras.callbacks.Callback):
         if name in TRACED_HYPERPARAMETERS:
             setattr(base_optimizer(self.model.optimizer), name, value)
         else:
-            write_learning_rate_control(base_optimizer(self.model.optimizer), name, value)
+            write_learning_rate_control(self.model, name, value)
 
     def _record(self, name, old_value, new_value, rejection):
-        step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+        step = completed_steps(self.model.optimizer)
         record = {
             "time": time.time(),
             "epoch": self._epoch,
@@ -318,153 +222,3 @@ class HyperparameterControl(keras.callbacks.Callback):
         except OSError:
             return None
         return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-
-
-class ReduceLROnPlateau(keras.callbacks.Callback):
-    """Keras's `ReduceLROnPlateau`, for any learning rate: numbers and schedules alike.
-
-    At each epoch end:
-
-    ```python
-    in_cooldown = cooldown_left > 0
-    if in_cooldown:
-        cooldown_left -= 1
-    if improved(current):                  # current < best - min_delta (mode="min")
-        best, wait = current, 0
-    elif not in_cooldown:
-        wait += 1
-        if wait >= patience and lr > min_lr:
-            lr = max(lr * factor, min_lr)  # via reduce_learning_rate
-            wait, cooldown_left = 0, cooldown
-    ```
-
-    With a schedule the callback lowers the multiplier of a `ScaledSchedule` (installed at the
-    start of training), so `lr = multiplier * schedule(step)`: warm-up, decay and plateau
-    reduction combine. `min_lr` stops this callback from lowering the current rate below it;
-    the schedule itself may decay below it.
-
-    Same arguments and defaults as Keras's, with two differences:
-    - `cooldown=c` skips the `c` epochs after a reduction, as documented by Keras and done by
-      PyTorch; Keras's code counts the first of them down before checking, so skips `c - 1`.
-      With `cooldown=0` the two agree exactly.
-    - `mode="auto"` is not supported: say `"min"` or `"max"`.
-
-    Args:
-        monitor: String, the `logs` key to watch. Defaults to `"val_loss"`.
-        factor: float in (0, 1), `new_lr = lr * factor`. Defaults to `0.1`.
-        patience: int >= 0, epochs without improvement before a reduction. Defaults to `10`.
-        verbose: 0 or 1, print each reduction. Defaults to `0`.
-        mode: `"min"` or `"max"`, the direction of improvement. Defaults to `"min"`.
-        min_delta: float >= 0, the smallest change that counts as improvement.
-            Defaults to `1e-4`.
-        cooldown: int >= 0, epochs to wait after a reduction before counting again.
-            Defaults to `0`.
-        min_lr: float >= 0, see above. Defaults to `0.0`.
-        log_dir: String or `None`: if given, each reduction is appended to
-            `<log_dir>/hyperparameter_changes.jsonl`, beside `HyperparameterControl`'s.
-    """
-
-    def __init__(
-        self,
-        monitor="val_loss",
-        factor=0.1,
-        patience=10,
-        verbose=0,
-        mode="min",
-        min_delta=1e-4,
-        cooldown=0,
-        min_lr=0.0,
-        log_dir=None,
-    ):
-        super().__init__()
-        self.monitor = check_string("monitor", monitor)
-        self.factor = check_positive("factor", factor)
-        if not self.factor < 1.0:
-            raise ValueError(f"Argument `factor` must be in (0, 1). Received: factor={factor!r}")
-        self.patience = check_non_negative_integer("patience", patience)
-        self.verbose = check_choice("verbose", verbose, (0, 1))
-        self.mode = check_choice("mode", mode, ("min", "max"))
-        self.min_delta = check_non_negative("min_delta", min_delta)
-        self.cooldown = check_non_negative_integer("cooldown", cooldown)
-        self.min_lr = check_non_negative("min_lr", min_lr)
-        self.log_dir = None if log_dir is None else _check_path("log_dir", log_dir)
-        self._reset()
-
-    def _reset(self):
-        self.best = None
-        self.wait = 0
-        self.cooldown_counter = 0
-
-    def on_train_begin(self, logs=None):
-        self._reset()
-        if make_learning_rate_adjustable(self.model) is None:
-            raise ValueError(
-                "ReduceLROnPlateau cannot change a learning rate given as a plain callable. "
-                f"Received: learning_rate={base_optimizer(self.model.optimizer)._learning_rate!r}"
-            )
-
-    def on_epoch_end(self, epoch, logs=None):
-        current = (logs or {}).get(self.monitor)
-        if current is None:
-            warnings.warn(
-                f"ReduceLROnPlateau monitors `{self.monitor}`, which is not in the logs. "
-                f"Available: {', '.join(sorted(logs or {}))}.",
-                stacklevel=2,
-            )
-            return
-        current = float(current)
-        in_cooldown = self.cooldown_counter > 0
-        if in_cooldown:
-            self.cooldown_counter -= 1
-            self.wait = 0
-        if self._is_improvement(current):
-            self.best = current
-            self.wait = 0
-        elif not in_cooldown:
-            self.wait += 1
-            if self.wait >= self.patience:
-                reduced = reduce_learning_rate(self.model, self.factor, self.min_lr)
-                if reduced is not None:
-                    self._report(epoch, *reduced)
-                    self.cooldown_counter = self.cooldown
-                    self.wait = 0
-
-    def _is_improvement(self, current):
-        if math.isnan(current):
-            return False
-        if self.best is None:
-            return True
-        if self.mode == "min":
-            return current < self.best - self.min_delta
-        return current > self.best + self.min_delta
-
-    def _report(self, epoch, old_lr, new_lr):
-        step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
-        message = f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr:.6g}."
-        logger.info(message)
-        if self.verbose:
-            print(message)
-        if self.log_dir is not None:
-            record = {
-                "time": time.time(),
-                "epoch": epoch,
-                "step": step,
-                "name": LEARNING_RATE,
-                "old": old_lr,
-                "new": new_lr,
-                "status": "applied",
-                "source": "ReduceLROnPlateau",
-            }
-            append_change_record(self.log_dir, record)
-
-
-def _is_real_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_path(name, value):
-    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
-        raise ValueError(
-            f"Argument `{name}` must be a directory path. Received: {name}={value!r}"
-        )
-    return os.fspath(value)

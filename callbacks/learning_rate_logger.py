@@ -3,40 +3,11 @@
 import keras
 
 from callbacks._summary import StepCounter, SummaryWriter, logging_steps
+from optimizers.introspection import applied_learning_rate, current_learning_rate, learning_rate_schedule
 from optimizers.validation import check_positive_integer, check_string
 
 STEP_TAG = "optimizer/learning_rate"
 EPOCH_TAG = "optimizer/epoch_learning_rate"
-
-
-def base_optimizer(optimizer):
-    """The optimizer that holds the learning rate (unwraps `LossScaleOptimizer`)."""
-    return getattr(optimizer, "inner_optimizer", optimizer)
-
-
-def learning_rate_schedule(optimizer):
-    """The optimizer's `LearningRateSchedule`, or None for a float or callable learning rate.
-
-    Keras keeps it in the private `_learning_rate`; its public `learning_rate` evaluates it at
-    the current iteration only, and we need it at others.
-    """
-    schedule = getattr(base_optimizer(optimizer), "_learning_rate", None)
-    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
-        return schedule
-    return None
-
-
-def applied_learning_rate(optimizer, step):
-    """The learning rate that optimizer step `step` (1, 2, ...) used, as a Python float.
-
-    Exact for a schedule: `schedule(step - 1)`, as Keras evaluates it before incrementing
-    `iterations`. For a float or a callable it is the current value, which is the one `step`
-    used as long as nothing changed it since.
-    """
-    schedule = learning_rate_schedule(optimizer)
-    if schedule is not None:
-        return float(schedule(step - 1))
-    return float(base_optimizer(optimizer).learning_rate)
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -98,6 +69,9 @@ class LearningRateLogger(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._writer.open()
         self._steps.start(self)
+        # Which kind of rate it is needs no variable value: ask this object, not `self.model`
+        # (on JAX each `self.model` syncs the training state into the variables).
+        self._optimizer = self.model.optimizer
 
     def on_epoch_begin(self, epoch, logs=None):
         self._steps.begin_epoch()
@@ -105,22 +79,20 @@ class LearningRateLogger(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self._first_step = self._steps.first(batch)
-        if learning_rate_schedule(self.model.optimizer) is not None:
+        if learning_rate_schedule(self._optimizer) is not None:
             return  # computed from the step when needed
         # A variable read costs 0.02-0.3 ms: only before groups that hold a logged step.
-        last = self._first_step + (getattr(self.model, "steps_per_execution", 1) or 1) - 1
-        if logging_steps(self._first_step, last, self.log_every_n_steps):
+        if logging_steps(self._first_step, self._steps.last_of_group(self._first_step), self.log_every_n_steps):
             self._read_learning_rate(self._first_step)
 
     def _read_learning_rate(self, step):
-        self._last_learning_rate = float(base_optimizer(self.model.optimizer).learning_rate)
+        self._last_learning_rate = current_learning_rate(self.model.optimizer)
         self._read_at_step = step
 
     def _learning_rate_of(self, step):
         """Exact for a schedule; else the value read before the step's group ran."""
-        schedule = learning_rate_schedule(self.model.optimizer)
-        if schedule is not None:
-            return float(schedule(step - 1))
+        if learning_rate_schedule(self._optimizer) is not None:
+            return applied_learning_rate(self._optimizer, step)
         return self._last_learning_rate
 
     def on_train_batch_end(self, batch, logs=None):
@@ -131,7 +103,7 @@ class LearningRateLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self._last_step is None:  # an epoch without steps
             return
-        no_schedule = learning_rate_schedule(self.model.optimizer) is None
+        no_schedule = learning_rate_schedule(self._optimizer) is None
         if no_schedule and self._read_at_step != self._first_step:
             # Not read before the last group: it still holds the value that group used, unless
             # a callback earlier in the list changed it in on_epoch_end (see the order below).

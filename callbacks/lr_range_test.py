@@ -16,6 +16,7 @@ import os
 import keras
 import numpy as np
 
+from optimizers.introspection import base_optimizer, learning_rate_object, state_variables
 from optimizers.validation import (
     check_positive,
     check_positive_integer,
@@ -85,7 +86,9 @@ def lr_range_test(
     The optimizer is built first if it was not, so "back" means freshly built.
 
     A scheduled learning rate is replaced by the test's rate for the duration of the test (the
-    train function is retraced once), then restored. Read the suggestion as the schedule's peak:
+    train function is retraced once), then restored. (On JAX, whose compiled step reads only
+    the optimizer's own variables, an unwrapped optimizer with a schedule trains the test as
+    a copy with a number rate and the same slots.) Read the suggestion as the schedule's peak:
     its `initial_learning_rate`, or the target of its warm-up.
 
     Losses are assumed non-negative (as Keras's losses are), for the divergence rule.
@@ -146,14 +149,25 @@ def lr_range_test(
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
     # The inner optimizer of a LossScaleOptimizer holds the rate; `variables` covers both.
-    rate_holder = getattr(optimizer, "inner_optimizer", optimizer)
+    rate_holder = base_optimizer(optimizer)
 
     model_state = [keras.ops.convert_to_numpy(v) for v in model.variables]
     optimizer_state = [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
-    original_rate = rate_holder._learning_rate  # The object: `.learning_rate` is its value.
+    original_rate = learning_rate_object(rate_holder)  # The object: `.learning_rate` is its value.
     original_train_function = model.train_function
     if isinstance(original_rate, keras.Variable):
         rate = original_rate
+    elif keras.backend.backend() == "jax" and rate_holder is optimizer:
+        # JAX's compiled step sees only the variables the optimizer tracks: a stand-in with a
+        # number rate (a tracked variable), the same slots and step count trains instead.
+        model.optimizer = _stand_in_with_a_number_rate(optimizer, model, min_lr)
+        rate = learning_rate_object(model.optimizer)
+    elif keras.backend.backend() == "jax":
+        raise ValueError(
+            "lr_range_test on JAX needs a number learning rate for a wrapped optimizer (its "
+            "compiled step would not see a replaced schedule). Received: "
+            f"optimizer={type(optimizer).__name__} around learning_rate={original_rate!r}"
+        )
     else:
         rate = keras.Variable(min_lr, dtype="float32", trainable=False, name="lr_range_test")
         rate_holder.learning_rate = lambda: rate  # Keras calls a callable rate with no arguments.
@@ -183,7 +197,9 @@ def lr_range_test(
             variable.assign(value)
         for variable, value in zip(optimizer.variables, optimizer_state):
             variable.assign(value)
-        if rate is not original_rate:
+        if model.optimizer is not optimizer:
+            model.optimizer = optimizer
+        elif rate is not original_rate:
             rate_holder.learning_rate = original_rate
         model.train_function = original_train_function
         model.reset_metrics()
@@ -193,6 +209,17 @@ def lr_range_test(
     if plot_path is not None:
         plot_lr_range_test(result, plot_path, divergence_factor)
     return result
+
+
+def _stand_in_with_a_number_rate(optimizer, model, learning_rate):
+    config = dict(optimizer.get_config(), learning_rate=learning_rate)
+    stand_in = type(optimizer).from_config(config)
+    stand_in.build(model.trainable_variables)
+    for target, source in zip(state_variables(stand_in), state_variables(optimizer)):
+        target.assign(source)
+    stand_in.iterations.assign(optimizer.iterations)
+    model.make_train_function(force=True)
+    return stand_in
 
 
 def _read_curve(learning_rates, losses, smoothed_losses, stopped_early):

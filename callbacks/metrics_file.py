@@ -1,13 +1,13 @@
 """Per-epoch metrics in a CSV or JSON-lines file, on disk after every epoch."""
 
 import csv
-import json
-import math
 import os
 import time
 
 import keras
 
+from callbacks._files import json_line
+from optimizers.introspection import completed_steps
 from optimizers.validation import check_bool, check_choice
 
 FORMATS = ("jsonl", "csv")
@@ -78,13 +78,13 @@ class MetricsFile(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         row = {
             "epoch": epoch,
-            "step": int(self.model.optimizer.iterations),
+            "step": completed_steps(self.model.optimizer),
             "time": time.time(),
             "elapsed_seconds": time.time() - self._started,
         }
         row.update((key, _plain(value)) for key, value in sorted((logs or {}).items()))
         if self.file_format == "jsonl":
-            self._file.write(json.dumps(_finite_or_none(row), allow_nan=False) + "\n")
+            self._file.write(json_line(row))
         else:
             self._write_csv_row(row)
         self._file.flush()
@@ -123,10 +123,6 @@ class MetricsFile(keras.callbacks.Callback):
 def _plain(value):
     """numpy scalars and 0-d arrays as Python numbers."""
     return value.item() if hasattr(value, "item") else value
-
-
-def _finite_or_none(row):
-    return {key: None if isinstance(value, float) and not math.isfinite(value) else value for key, value in row.items()}
 
 
 def _drop_partial_last_line(path):

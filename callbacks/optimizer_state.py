@@ -4,76 +4,18 @@ import warnings
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-import optimizers
-from callbacks._summary import StepCounter, SummaryWriter, logging_steps
-from callbacks.gradient_statistics import variable_name
-from callbacks.learning_rate_logger import applied_learning_rate, base_optimizer
+from callbacks._summary import StepCounter, SummaryWriter, logging_steps, variable_name
+from callbacks._variable_reads import variable_reader
+from optimizers.introspection import (
+    applied_learning_rate,
+    base_optimizer,
+    bias_correction_factors,
+    effective_learning_rates,
+    has_per_parameter_learning_rate,
+    momentum_buffers,
+)
 from optimizers.validation import check_fraction, check_positive_integer
-
-
-def _denominator(second_moment, epsilon, epsilon_inside_sqrt):
-    if epsilon_inside_sqrt:
-        return np.sqrt(second_moment + epsilon)
-    return np.sqrt(second_moment) + epsilon
-
-
-def effective_learning_rates(optimizer, learning_rate, step, read=np.asarray):
-    """Per variable, the array of per-parameter learning rates that step `step` applied.
-
-    Read from the optimizer's slots after that step, with `learning_rate` the rate it used:
-
-    ```python
-    # Adagrad:  step = eff * gradient;  RMSprop: increment = eff * gradient
-    eff = learning_rate / sqrt(accumulator + epsilon)        # epsilon_inside_sqrt (Keras)
-    eff = learning_rate / (sqrt(accumulator) + epsilon)      # the notes' placement
-    # RMSprop: `velocity` (centered: velocity - average_gradient**2) in place of `accumulator`
-    # Adam: step = eff * m_hat, m_hat = m / (1 - beta_1**t), the bias-corrected momentum
-    eff = learning_rate * sqrt(1 - beta_2**t) / (sqrt(v) + epsilon)   # Keras ("epsilon hat")
-    eff = learning_rate / sqrt(v / (1 - beta_2**t) + epsilon)         # epsilon_inside_sqrt
-    eff = learning_rate / (sqrt(v) + epsilon)    # bias_correction=False: step = eff * m
-    ```
-
-    `v` is AMSGrad's running maximum when `amsgrad=True`. Conventions come from the
-    optimizer's own `epsilon_inside_sqrt` and `bias_correction` attributes (this project's
-    optimizers) or Keras's built-ins' (Adagrad, RMSprop: inside; Adam, AdamW: epsilon hat).
-    Returns None for optimizers without a per-parameter learning rate (SGD and others).
-    `read` turns a slot variable into a numpy array.
-    """
-    optimizer = base_optimizer(optimizer)
-    epsilon = getattr(optimizer, "epsilon", None)
-    if isinstance(optimizer, (optimizers.Adagrad, keras.optimizers.Adagrad)):
-        inside = getattr(optimizer, "epsilon_inside_sqrt", True)
-        return [learning_rate / _denominator(np.float64(read(a)), epsilon, inside) for a in optimizer._accumulators]
-    if isinstance(optimizer, (optimizers.RMSprop, keras.optimizers.RMSprop)):
-        inside = getattr(optimizer, "epsilon_inside_sqrt", True)
-        rates = []
-        for index, velocity in enumerate(optimizer._velocities):
-            second_moment = np.float64(read(velocity))
-            if optimizer.centered:
-                average = np.float64(read(optimizer._average_gradients[index]))
-                second_moment = second_moment - average**2
-                if isinstance(optimizer, optimizers.RMSprop):  # ours clamps rounding below 0
-                    second_moment = np.maximum(second_moment, 0.0)
-            rates.append(learning_rate / _denominator(second_moment, epsilon, inside))
-        return rates
-    if isinstance(optimizer, (optimizers.Adam, keras.optimizers.Adam)):
-        inside = getattr(optimizer, "epsilon_inside_sqrt", False)
-        bias_correction = getattr(optimizer, "bias_correction", True)
-        slots = optimizer._velocity_hats if optimizer.amsgrad else optimizer._velocities
-        correction = 1.0 - optimizer.beta_2**step
-        rates = []
-        for v in slots:
-            v = np.float64(read(v))
-            if not bias_correction:
-                rates.append(learning_rate / _denominator(v, epsilon, inside))
-            elif not inside:
-                rates.append(learning_rate * np.sqrt(correction) / (np.sqrt(v) + epsilon))
-            else:
-                rates.append(learning_rate / np.sqrt(v / correction + epsilon))
-        return rates
-    return None
 
 
 def _l2_norm(array):
@@ -81,21 +23,12 @@ def _l2_norm(array):
     return float(np.sqrt(np.sum(np.square(np.float64(array)))))
 
 
-def momentum_buffers(optimizer):
-    """SGD's velocity, RMSprop's momentum buffer, Adam's first moment `m`; [] if none."""
-    optimizer = base_optimizer(optimizer)
-    buffers = getattr(optimizer, "momentums", None)  # SGD (ours and Keras's)
-    if buffers is None:
-        buffers = getattr(optimizer, "_momentums", None)  # RMSprop, Adam
-    return list(buffers or [])
-
-
 class OptimizerStateStatistics(keras.callbacks.Callback):
     """Distributions of the effective per-parameter learning rate, and momentum buffer norms.
 
     Every `log_every_n_steps` steps, after step t (1-based optimizer step), with the rate
-    `learning_rate` that step applied (see `effective_learning_rates` for each optimizer's
-    formula):
+    `learning_rate` that step applied (see `optimizers.introspection.effective_learning_rates`
+    for each optimizer's formula):
 
     ```python
     effective_learning_rate/p<q>          = quantile(all parameters' eff, q)   # q in quantiles
@@ -162,12 +95,10 @@ class OptimizerStateStatistics(keras.callbacks.Callback):
         self._first_step = self._steps.first(batch)
 
     def _slot_reader(self):
-        """Reads every optimizer variable in one compiled call (one eager read costs
-        0.02-0.3 ms each); returns `read(variable) -> numpy array`."""
-        variables = base_optimizer(self.model.optimizer).variables
+        """Reads every optimizer variable at once; returns `read(variable) -> numpy array`."""
         if self._read_slots is None:
-            self._read_slots = tf.function(lambda: [tf.identity(v) for v in variables], autograph=False)
-        values = {id(v): t.numpy() for v, t in zip(variables, self._read_slots())}
+            self._read_slots = variable_reader(base_optimizer(self.model.optimizer).variables)
+        values = self._read_slots()
         return lambda variable: values[id(variable)]
 
     def on_train_batch_end(self, batch, logs=None):
@@ -186,8 +117,7 @@ class OptimizerStateStatistics(keras.callbacks.Callback):
         rates = effective_learning_rates(optimizer, learning_rate, step, read)
         buffers = [read(b) for b in momentum_buffers(optimizer)]
         # SGD's rate is the same for every parameter, nothing to warn about; others are unknown.
-        is_sgd = isinstance(base_optimizer(optimizer), (keras.optimizers.SGD, optimizers.SGD))
-        if rates is None and not self._warned and not is_sgd:
+        if rates is None and not self._warned and has_per_parameter_learning_rate(optimizer) is None:
             self._warned = True
             warnings.warn(
                 f"OptimizerStateStatistics: no effective learning rate for "
@@ -218,10 +148,9 @@ class OptimizerStateStatistics(keras.callbacks.Callback):
                         f"effective_learning_rate/log10/{name}": np.log10(r).astype(np.float32)
                         for name, r in zip(names, rates)
                     }
-        base = base_optimizer(optimizer)
-        if isinstance(base, (optimizers.Adam, keras.optimizers.Adam)) and getattr(base, "bias_correction", True):
-            scalars["optimizer/adam_bias_correction_m"] = 1.0 / (1.0 - base.beta_1**step)
-            scalars["optimizer/adam_bias_correction_v"] = 1.0 / (1.0 - base.beta_2**step)
+        corrections = bias_correction_factors(optimizer, step)
+        if corrections is not None:
+            scalars["optimizer/adam_bias_correction_m"], scalars["optimizer/adam_bias_correction_v"] = corrections
         self._writer.write(step, scalars, histograms)
 
     def on_epoch_end(self, epoch, logs=None):

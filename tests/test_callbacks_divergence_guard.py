@@ -8,11 +8,14 @@ import warnings
 import keras
 import numpy as np
 import pytest
-from test_callbacks_events import read_run, scalars, small_regression, texts
+from test_callbacks_events import needs_steps_per_execution, read_run, scalars, small_regression, texts
 
 from callbacks.divergence_guard import DivergenceGuard
 from callbacks.gradient_statistics import GradientStatistics
+from optimizers.introspection import learning_rate_object
 from optimizers.schedules import ScaledSchedule
+
+pytestmark = pytest.mark.all_backends
 
 
 def linear_regression(learning_rate, epochs=5, callbacks=(), steps_per_execution=1):
@@ -187,7 +190,7 @@ def test_rollback_lowers_a_schedule_through_a_multiplier(tmp_path):
     schedule = keras.optimizers.schedules.ExponentialDecay(1e3, decay_steps=100, decay_rate=0.5)
     guard = DivergenceGuard(rollback=True, learning_rate_factor=0.01, max_rollbacks=3)
     model, history, _ = linear_regression(schedule, epochs=6, callbacks=[guard])
-    wrapped = model.optimizer._learning_rate
+    wrapped = learning_rate_object(model.optimizer)
     assert isinstance(wrapped, ScaledSchedule) and wrapped.schedule is schedule
     assert len(guard.rollbacks) >= 1 and guard.record is None
     factor = 0.01 ** len(guard.rollbacks)
@@ -209,6 +212,7 @@ def test_rollback_gives_up_after_max_rollbacks_and_stops(tmp_path):
     assert [r["step"] for r in on_disk["rollbacks"]] == [r["step"] for r in guard.rollbacks]
 
 
+@needs_steps_per_execution
 def test_groups_of_steps_record_the_true_step(tmp_path):
     guard = DivergenceGuard(tmp_path)
     model, _, _ = linear_regression(1e3, epochs=20, callbacks=[guard], steps_per_execution=3)

@@ -5,6 +5,7 @@ import os
 
 import keras
 import numpy as np
+import pytest
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
@@ -12,6 +13,12 @@ from callbacks import _summary
 from callbacks.divergence_guard import DivergenceGuard
 from callbacks.gradient_statistics import GradientStatistics
 from callbacks.learning_rate_logger import LearningRateLogger
+
+pytestmark = pytest.mark.all_backends
+# Keras runs one step per call on torch: `steps_per_execution` must be 1 there.
+needs_steps_per_execution = pytest.mark.skipif(
+    keras.backend.backend() == "torch", reason="steps_per_execution > 1 is not supported on torch"
+)
 
 
 def read_run(log_dir, subdirectory="train"):

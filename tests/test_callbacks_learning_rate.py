@@ -4,9 +4,11 @@ the weight update itself (plain SGD: w_new = w - lr * g, with g computed here in
 import keras
 import numpy as np
 import pytest
-from test_callbacks_events import read_run, scalars
+from test_callbacks_events import needs_steps_per_execution, read_run, scalars
 
 from callbacks.learning_rate_logger import EPOCH_TAG, STEP_TAG, LearningRateLogger
+
+pytestmark = pytest.mark.all_backends
 
 # y = w * x, loss = mean((w * x - y)^2), one full batch per epoch: the gradient is known exactly.
 X = np.array([[1.0], [2.0], [-1.0], [0.5]], np.float32)
@@ -131,6 +133,7 @@ def test_invalid_arguments(kwargs, match):
         LearningRateLogger(**kwargs)
 
 
+@needs_steps_per_execution
 def test_groups_of_steps_log_every_logging_step_they_hold(tmp_path):
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.9)
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
@@ -145,6 +148,7 @@ def test_groups_of_steps_log_every_logging_step_they_hold(tmp_path):
     assert history.history["learning_rate"] == pytest.approx([0.1 * 0.9**7, 0.1 * 0.9**15])
 
 
+@needs_steps_per_execution
 def test_groups_of_steps_from_a_dataset_of_unknown_length():
     import tensorflow as tf
 

@@ -13,6 +13,8 @@ from callbacks.divergence_guard import DivergenceGuard
 from callbacks.learning_rate_logger import LearningRateLogger
 from callbacks.metrics_file import MetricsFile
 
+pytestmark = pytest.mark.all_backends
+
 
 def read_jsonl(path):
     return [json.loads(line) for line in path.read_text().splitlines()]

@@ -1,16 +1,19 @@
 """OptimizerStateStatistics against the optimizers' equations replayed here in float64 numpy on
-gradients taken with tf.GradientTape (full batch, so each step's gradient is known exactly)."""
+gradients computed here in float64 numpy (full batch, so each step's gradient is known exactly).
+Backend-independent: runs on TensorFlow, JAX and torch."""
 
 import warnings
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from reference_gradients import dense_layers, mse_gradients
 from test_callbacks_events import read_run, scalars, series, small_regression
 
 import optimizers
 from callbacks.optimizer_state import OptimizerStateStatistics
+
+pytestmark = pytest.mark.all_backends
 
 STEPS = 3
 LR = 0.05
@@ -25,10 +28,7 @@ class GradientRecorder(keras.callbacks.Callback):
         self.x, self.y, self.gradients = x, y, []
 
     def on_train_batch_begin(self, batch, logs=None):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(self.model(self.x) - self.y))
-        variables = self.model.trainable_variables
-        self.gradients.append([g.numpy().astype(np.float64) for g in tape.gradient(loss, variables)])
+        self.gradients.append(mse_gradients(dense_layers(self.model), self.x, self.y))
 
 
 def train(optimizer, log_dir, **kwargs):

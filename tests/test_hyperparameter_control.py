@@ -14,14 +14,14 @@ import pytest
 from keras import ops
 from one_weight_model import KernelRecorder, one_weight_model
 
-from callbacks.hyperparameter_control import (
-    CHANGES_FILENAME,
-    CONTROL_FILENAME,
-    HyperparameterControl,
-    ReduceLROnPlateau,
-)
+from callbacks.hyperparameter_control import CONTROL_FILENAME, HyperparameterControl
+from callbacks.learning_rate_control import CHANGES_FILENAME
+from callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from optimizers import SGD, Adam, RMSprop
+from optimizers.introspection import learning_rate_object
 from optimizers.schedules import InverseTimeDecay, ScaledSchedule, Warmup
+
+pytestmark = pytest.mark.all_backends
 
 
 class _EditFile(keras.callbacks.Callback):
@@ -166,13 +166,13 @@ def test_scheduled_learning_rate_is_changed_through_a_multiplier(tmp_path):
     assert editor.initial_file == {"learning_rate_multiplier": 1.0, "momentum": 0.0}
     rates = [0.1 / (1 + 0.5 * n) * (1.0 if n < 3 else 0.5) for n in range(6)]
     np.testing.assert_allclose(-np.diff(recorder.kernels), rates, rtol=1e-5)
-    assert isinstance(model.optimizer._learning_rate, ScaledSchedule)
-    assert model.optimizer._learning_rate.schedule is schedule
+    assert isinstance(learning_rate_object(model.optimizer), ScaledSchedule)
+    assert learning_rate_object(model.optimizer).schedule is schedule
 
     # The multiplier is part of the saved optimizer.
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras").optimizer
-    assert float(loaded._learning_rate.multiplier) == 0.5
+    assert float(learning_rate_object(loaded).multiplier) == 0.5
     assert float(loaded.learning_rate) == pytest.approx(0.5 * 0.1 / (1 + 0.5 * 6))
 
 
@@ -182,7 +182,7 @@ def test_only_edited_keys_are_applied(tmp_path):
     class LowerMultiplier(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             if batch == 0:
-                self.model.optimizer._learning_rate.multiplier.assign(0.3)
+                learning_rate_object(self.model.optimizer).multiplier.assign(0.3)
 
     model = one_weight_model(SGD(InverseTimeDecay(0.1, 1, 0.0), momentum=0.5))
     edit = json.dumps({"learning_rate_multiplier": 1.0, "momentum": 0.7})
@@ -192,7 +192,7 @@ def test_only_edited_keys_are_applied(tmp_path):
         HyperparameterControl(tmp_path, check_every_n_batches=1),
     ]
     _fit(model, 4, callbacks)
-    assert float(model.optimizer._learning_rate.multiplier) == pytest.approx(0.3)
+    assert float(learning_rate_object(model.optimizer).multiplier) == pytest.approx(0.3)
     assert model.optimizer.momentum == 0.7
 
 
@@ -241,7 +241,7 @@ def test_learning_rate_key_for_a_schedule_points_to_the_multiplier(tmp_path):
     editor = _EditFile(tmp_path / CONTROL_FILENAME, {1: json.dumps({"learning_rate": 0.01})})
     with pytest.warns(UserWarning, match=r"comes from a schedule: change `learning_rate_multipl"):
         _fit(model, 2, [editor, HyperparameterControl(tmp_path, 1)])
-    assert float(model.optimizer._learning_rate.multiplier) == 1.0
+    assert float(learning_rate_object(model.optimizer).multiplier) == 1.0
 
 
 def test_checks_at_epoch_end_only_when_asked(tmp_path):
@@ -336,7 +336,7 @@ def test_plateau_reduction_scales_a_warmup_schedule(tmp_path):
     ]
     _fit(model, 24, callbacks, steps_per_epoch=2)
 
-    scaled = model.optimizer._learning_rate
+    scaled = learning_rate_object(model.optimizer)
     assert isinstance(scaled, ScaledSchedule)
     # The multiplier is the ratio of the hand-computed rates; it acts from the next epoch.
     multiplier_per_epoch = np.array([0.1] + RATES_WITH_COOLDOWN[:-1]) / 0.1
@@ -354,7 +354,7 @@ def test_plateau_reduction_reaches_through_a_loss_scale_optimizer():
     model = one_weight_model(keras.optimizers.LossScaleOptimizer(inner))
     plateau = ReduceLROnPlateau(monitor="fake_loss", factor=0.5, patience=1)
     _fit(model, 4, [_FakeMetric([1.0, 1.0]), plateau], steps_per_epoch=2)
-    assert float(inner._learning_rate.multiplier) == 0.5
+    assert float(learning_rate_object(inner).multiplier) == 0.5
     assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
 
 
@@ -366,7 +366,7 @@ def test_plateau_min_lr_bounds_the_current_scheduled_rate():
     _fit(model, 6, [fake, plateau], steps_per_epoch=2)
     # After epoch 1 (4 steps): warm-up rate 0.04 -> max(0.004, 0.015) = 0.015, multiplier 0.375.
     # After epoch 2: rate 0.375 * 0.06 = 0.0225 -> 0.015, multiplier 0.25.
-    assert float(model.optimizer._learning_rate.multiplier) == pytest.approx(0.25)
+    assert float(learning_rate_object(model.optimizer).multiplier) == pytest.approx(0.25)
 
 
 def test_plateau_warns_when_the_monitored_value_is_missing():

@@ -6,7 +6,10 @@ import pytest
 
 from callbacks.lr_range_test import SKIP_START, lr_range_test
 from optimizers import SGD, Adam
+from optimizers.introspection import learning_rate_object
 from optimizers.schedules import CosineDecay, Warmup
+
+pytestmark = pytest.mark.all_backends
 
 
 def _regression_data():
@@ -128,11 +131,11 @@ def test_weights_and_optimizer_state_are_restored_exactly(make_optimizer):
         model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
         if run_range_test:
             snapshot = _snapshot(model)
-            rate, train_function = model.optimizer._learning_rate, model.train_function
+            rate, train_function = learning_rate_object(model.optimizer), model.train_function
             result = lr_range_test(model, x, y, batch_size=16, max_lr=1e3, num_steps=60)
             assert result.stopped_early  # It trained, up to a blow-up.
             _assert_same_state(model, snapshot)
-            assert model.optimizer._learning_rate is rate
+            assert learning_rate_object(model.optimizer) is rate
             assert model.train_function is train_function
         model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
         return _snapshot(model)

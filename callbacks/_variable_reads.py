@@ -1,0 +1,20 @@
+"""Reading many variables at once, the fast way on each backend.
+
+On TensorFlow one eager read costs 0.02-0.3 ms per variable on a busy 2-core machine, so all
+of them are read in one compiled call (`tf.function` of `tf.identity`s; under `tf.distribute`
+in the cross-replica context, i.e. the mirrored value). On JAX and torch a variable's value is
+an array already: `keras.ops.convert_to_numpy` each.
+"""
+
+import keras
+
+
+def variable_reader(variables):
+    """Returns `read()`, which returns `{id(variable): numpy array}` for `variables`."""
+    variables = list(variables)
+    if keras.backend.backend() != "tensorflow":
+        return lambda: {id(v): keras.ops.convert_to_numpy(v) for v in variables}
+    import tensorflow as tf
+
+    read_all = tf.function(lambda: [tf.identity(v) for v in variables], autograph=False)
+    return lambda: {id(v): t.numpy() for v, t in zip(variables, read_all())}
