@@ -57,8 +57,6 @@ def test_mirrored_run_over_two_devices_without_the_logging_callbacks():
     _check_mirrored(_train(False, "none", "mirrored"))
 
 
-@pytest.mark.xfail(strict=True, reason="our callbacks under tf.distribute: the issue 'The callbacks fail under "
-                   "tf.distribute' (int() of a MirroredVariable); remove this mark once it is fixed")  # fmt: skip
 def test_mirrored_run_over_two_devices_with_the_logging_callbacks():
     record = _train(True, "mirrored")["mirrored"]
     assert (record["status"], record["replicas"]) == ("ok", 2)
