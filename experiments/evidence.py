@@ -7,6 +7,8 @@ that pairing. Given the n per-seed differences d (first arm minus second, in the
 metric):
 
 1. The effect is their mean, with a 95% interval:
+   - infinite below MIN_N = 3 pairs: two seeds that happen to agree exactly decide nothing
+     (found when `--size quick`, 2 seeds, called claims the default size then reversed);
    - the t interval, mean ± t(0.975, n-1) · sd / sqrt(n), by default;
    - a BCa bootstrap interval (scipy.stats.bootstrap, 9999 resamples, fixed seed) when n >= 10 and
      a Shapiro-Wilk test rejects normality at 5% (skewed differences);
@@ -41,6 +43,7 @@ DIRECTIONS = ("greater", "less", "within", None)
 VERDICTS = ("supported", "contradicted", "no effect", "inconclusive", "measured", "no information")
 MAX_NEEDED_N = 1000
 BOOTSTRAP_MIN_N = 10
+MIN_N = 3
 BOOTSTRAP_RESAMPLES = 9999
 
 
@@ -73,11 +76,11 @@ def interval(differences, confidence=CONFIDENCE):
     n = d.size
     if n == 0:
         return math.nan, (math.nan, math.nan), "none"
-    if n == 1:
-        return float(d[0]), (-math.inf, math.inf), "t"
+    if n < MIN_N:
+        return float(d.mean()), (-math.inf, math.inf), f"fewer than {MIN_N} seeds"
     if np.all(d == d[0]):
         return float(d[0]), (float(d[0]), float(d[0])), "t (no spread)"
-    normal = n < 3 or stats.shapiro(d).pvalue >= 0.05
+    normal = stats.shapiro(d).pvalue >= 0.05
     if normal:
         result = stats.ttest_1samp(d, 0.0).confidence_interval(confidence)
         return float(d.mean()), (float(result.low), float(result.high)), "t"
@@ -108,10 +111,10 @@ def needed_seeds(differences, margin, confidence=CONFIDENCE):
     ± margin; None when more than MAX_NEEDED_N."""
     d = np.asarray(differences, dtype=float)
     if d.size < 2:
-        return None
+        return MIN_N if d.size == 1 else None
     mean, sd = abs(float(d.mean())), float(d.std(ddof=1))
     if sd == 0:
-        return d.size
+        return max(MIN_N, d.size)
     targets = [t for t in (mean, margin - mean if margin and mean < margin else 0.0) if t > 0]
     for n in range(max(2, d.size), MAX_NEEDED_N + 1):
         half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)

@@ -297,3 +297,10 @@ def test_report_gets_a_column_per_data_set_and_names_disagreements(tmp_path):
     markdown = (tmp_path / "REPORT.md").read_text()
     assert "| verdict on mnist |" in markdown and "| contradicted |" in markdown
     assert "`lr-x`: supported on digits, contradicted on mnist" in markdown
+
+
+def test_two_seeds_that_agree_decide_nothing():
+    # The quick size's 2 seeds once called batch normalization "no effect" where 5 seeds found +1 decade.
+    result = evidence.decide([0.0, 0.0], "greater", 0.25)
+    assert result.verdict == "inconclusive" and result.ci == (-math.inf, math.inf) and result.needed_n == 3
+    assert evidence.decide([0.5, 0.5, 0.5], "greater", 0.1).verdict == "supported"  # n = 3, no spread
