@@ -47,7 +47,13 @@ def build_parser():
                         help="quick: minutes on a laptop CPU (default); full: more seeds, epochs and values")
     parser.add_argument("--epochs", type=int, metavar="N", help="epochs per run (overrides the experiment)")
     parser.add_argument("--seeds", type=int, metavar="N", help="seeds per configuration (overrides the experiment)")
-    parser.add_argument("--dataset", metavar="NAME", help="data set: digits (default, ships with scikit-learn), mnist, fashion_mnist")
+    parser.add_argument("--dataset", metavar="NAME",
+                        help="data set: digits (default), mnist5k, mnist1d (bundled, offline), mnist, fashion_mnist, "
+                        "cifar10 (downloaded once); sizes and shapes: --list-settings")
+    parser.add_argument("--data", metavar="PACKAGE.MODULE:FUNCTION",
+                        help="your own data loader instead of --dataset (contract: README, experiments/plugins.py)")
+    parser.add_argument("--model", metavar="NAME",
+                        help="network: mlp (default), cnn, or your own builder PACKAGE.MODULE:FUNCTION")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one setting held fixed, e.g. --set batch_size=64 (repeatable)")
     parser.add_argument("--specs-dir", default=None, metavar="DIR",
@@ -65,6 +71,7 @@ def build_parser():
 def parse(argv):
     """Parses and validates everything, so bad input fails before any training starts."""
     from experiments import spec
+    from experiments.plugins import is_reference
     from experiments.settings import parse_cli_value, validate
 
     args = build_parser().parse_args(argv)
@@ -74,7 +81,13 @@ def parse(argv):
             raise UsageError(f"--set takes KEY=VALUE; got {item!r}")
         key, value = item.split("=", 1)
         overrides[key.strip()] = parse_cli_value(key.strip(), value)
-    for key, value in (("epochs", args.epochs), ("dataset", args.dataset)):
+    if args.data is not None:
+        if args.dataset is not None:
+            raise UsageError("give --dataset or --data, not both")
+        if not is_reference(args.data):
+            raise UsageError(f"--data must be package.module:function; got {args.data!r} (built-in data sets: --dataset)")
+        args.dataset = args.data
+    for key, value in (("epochs", args.epochs), ("dataset", args.dataset), ("model", args.model)):
         if value is not None:
             overrides[key] = validate(key, value)
     if args.seeds is not None and args.seeds < 1:
@@ -92,10 +105,52 @@ def parse(argv):
     if unknown:
         raise UsageError(f"unknown experiment(s) {', '.join(unknown)}; available: {', '.join(available)}")
     experiments = [spec.load(name, args.size, specs_dir) for name in dict.fromkeys(names)]
+    if not (args.list or args.list_settings):
+        _check_plugins(overrides, experiments)
     if not (args.list or args.list_settings or args.dry_run):
         _check_writable(args.logdir)
         _check_dataset_available(overrides.get("dataset", "digits"))
     return args, overrides, experiments
+
+
+def _used_values(name, overrides, experiments):
+    """Every value of setting `name` the runs may use: the override, else the experiments' own."""
+    from experiments.settings import SETTINGS
+
+    if name in overrides:
+        return {overrides[name]}
+    values = set()
+    for experiment in experiments:
+        if experiment.kind != "mlp":
+            continue
+        values.add(experiment.fixed.get(name, SETTINGS[name].default))
+        values.update(experiment.vary.get(name, []))
+        values.update(arm[name] for arm in experiment.arms if name in arm)
+    return values
+
+
+def _check_plugins(overrides, experiments):
+    """A user's loader is called and its arrays checked, a user's builder built and run on two
+    examples of each data set it will see: a wrong one fails here, in one line."""
+    from experiments import data, plugins
+    from experiments.settings import resolve
+
+    datasets = _used_values("dataset", overrides, experiments)
+    builders = [m for m in _used_values("model", overrides, experiments) if plugins.is_reference(m)]
+    try:
+        for name in datasets:
+            if plugins.is_reference(name):
+                data.load_raw(name)
+        for builder in builders:
+            config = resolve({k: v for k, v in overrides.items() if k != "dataset"})
+            for name in datasets:
+                if name in data.DOWNLOADED_DATASETS:
+                    _check_dataset_available(name)
+                raw = data.load_raw(name)
+                num_classes = int(max(raw.y_train.max(), (raw.y_val if raw.y_val is not None else raw.y_train).max())) + 1
+                plugins.check_model(builder, raw.input_shape, num_classes, config)
+    except plugins.PluginError as error:
+        raise UsageError(str(error)) from None
 
 
 def _check_dataset_available(name):
@@ -130,6 +185,11 @@ def list_settings(out):
 
     for name, setting in SETTINGS.items():
         print(f"{name:<26} {setting.default!r:<14} {setting.describe_range():<40} {setting.help}", file=out)
+    from experiments.data import DESCRIPTIONS
+
+    print("\nData sets (--dataset NAME; or your own loader: --data package.module:function):", file=out)
+    for name, (split, shape, what) in DESCRIPTIONS.items():
+        print(f"{name:<26} {split:<14} {shape:<10} {what}", file=out)
 
 
 def main(argv=None, out=None):

@@ -106,7 +106,8 @@ def run_one(experiment, overrides, args, pool, progress, out):
         by_id[record["run_id"]] = record
     records = list(by_id.values())
 
-    exp_dir = os.path.join(args.logdir, experiment.name)
+    datasets = {run.config["dataset"] for run in final}
+    exp_dir = sweep.experiment_dir(args.logdir, experiment.name, datasets.pop() if len(datasets) == 1 else "digits")
     runs, summary = results.write_experiment_outputs(experiment, records, exp_dir)
     found = analyses.ANALYSES[experiment.analysis](experiment, summary, runs, records)
     table = results.display_table(summary[summary.group.isin({r.group for r in final})], experiment.varied_settings)

@@ -16,8 +16,7 @@ from callbacks import (
     MetricsFile,
     OptimizerStateStatistics,
 )
-from experiments import data, factory, files
-from experiments.models import build_mlp
+from experiments import data, factory, files, models
 
 _DATASETS = {}  # per process: the sweep trains many runs on the same data
 
@@ -101,7 +100,7 @@ def validation_batches(dataset, batch_size=1024):
 
 
 def train_run(config, run_dir, extra_callbacks=(), verbose=0):
-    """Trains the MLP `config` describes, logging to `run_dir`; returns the run's record."""
+    """Trains the model `config` describes, logging to `run_dir`; returns the run's record."""
     started = time.perf_counter()
     os.makedirs(run_dir, exist_ok=True)
     files.write_json_atomic(os.path.join(run_dir, "config.json"), config)
@@ -111,16 +110,7 @@ def train_run(config, run_dir, extra_callbacks=(), verbose=0):
     batch_size = num_train if config["batch_size"] == "full" else min(config["batch_size"], num_train)
     steps_per_epoch = math.ceil(num_train / batch_size)
 
-    model = build_mlp(
-        dataset.num_features,
-        dataset.num_classes,
-        width=config["width"],
-        depth=config["depth"],
-        activation=config["activation"],
-        initializer=config["initializer"],
-        batch_norm=config["batch_norm"],
-        seed=config["seed"],
-    )
+    model = models.build_model(config, dataset)
     model.compile(
         optimizer=factory.make_optimizer(config, steps_per_epoch),
         loss="sparse_categorical_crossentropy",
@@ -152,6 +142,7 @@ def train_run(config, run_dir, extra_callbacks=(), verbose=0):
     record = {
         "status": status,
         "reason": reason,
+        "dataset": dataset.name,
         "metrics": metrics,
         "epochs_completed": len(history.history.get("loss", [])),
         "history": {k: [float(v) for v in values] for k, values in history.history.items()},
