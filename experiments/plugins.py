@@ -55,7 +55,7 @@ def load_callable(reference, setting):
         raise PluginError(f"{setting} {reference!r}: module {module_name!r} has no attribute {attribute!r}")
     function = getattr(module, attribute)
     if not callable(function):
-        raise PluginError(f"{setting} {reference!r}: {attribute!r} is a {type(function).__name__}, not callable")
+        raise PluginError(f"{setting} {reference!r}: {attribute!r} is not callable ({type(function).__name__})")
     return function
 
 
