@@ -85,7 +85,7 @@ def parse(argv):
         if args.dataset is not None:
             raise UsageError("give --dataset or --data, not both")
         if not is_reference(args.data):
-            raise UsageError(f"--data must be package.module:function; got {args.data!r} (built-in data sets: --dataset)")
+            raise UsageError(f"--data must be package.module:function; got {args.data!r} (built-in ones: --dataset)")
         args.dataset = args.data
     for key, value in (("epochs", args.epochs), ("dataset", args.dataset), ("model", args.model)):
         if value is not None:
@@ -147,8 +147,7 @@ def _check_plugins(overrides, experiments):
                 if name in data.DOWNLOADED_DATASETS:
                     _check_dataset_available(name)
                 raw = data.load_raw(name)
-                num_classes = int(max(raw.y_train.max(), (raw.y_val if raw.y_val is not None else raw.y_train).max())) + 1
-                plugins.check_model(builder, raw.input_shape, num_classes, config)
+                plugins.check_model(builder, raw.input_shape, raw.num_classes, config)
     except plugins.PluginError as error:
         raise UsageError(str(error)) from None
 

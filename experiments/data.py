@@ -87,6 +87,11 @@ class RawData:
     max_value: float = 1.0
     input_shape: tuple = ()
 
+    @property
+    def num_classes(self):
+        labels = self.y_train if self.y_val is None else np.concatenate([self.y_train, self.y_val])
+        return int(labels.max()) + 1
+
 
 def load_dataset(name="digits", input_scaling="standardize", validation_fraction=0.25, limit=None):
     """Loads `name`, flattens examples, splits, and scales inputs.

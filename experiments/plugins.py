@@ -116,7 +116,8 @@ def check_model(reference, input_shape, num_classes, config):
     try:
         outputs = keras.ops.convert_to_numpy(model(np.zeros((2, *input_shape), np.float32), training=False))
     except Exception as error:  # noqa: BLE001
-        raise PluginError(f"{where}: calling the model on a batch of shape (2, *input_shape) raised {_describe(error)}") from None
+        message = f"calling the model on a batch of shape (2, *input_shape) raised {_describe(error)}"
+        raise PluginError(f"{where}: {message}") from None
     if outputs.shape != (2, num_classes):
         raise PluginError(f"{where}: the model's output has shape {outputs.shape}; expected (2, {num_classes})")
     if not (np.all(outputs >= 0) and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3)):

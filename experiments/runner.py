@@ -35,7 +35,8 @@ def run_experiments(experiments, overrides, args, out):
     for name, table in tables.items():
         print(f"\n== {name} ==\n{table.to_string(index=False)}", file=out)
     where = data.experiment_parent(args.logdir, overrides.get("dataset", data.DEFAULT_DATASET))
-    print(f"\nLogs, tables (results.csv), figures (*.png) and reports (report.md) are in {where}/<experiment>/.", file=out)
+    print(f"\nLogs, tables (results.csv), figures (*.png) and reports (report.md) are in {where}/<experiment>/.",
+          file=out)
     shown = os.path.relpath(args.logdir) if os.path.abspath(args.logdir).startswith(os.getcwd()) else args.logdir
     print(f"Look at the runs with:  tensorboard --logdir {shown}", file=out)
     return 0

@@ -32,7 +32,8 @@ def logits(input_shape, num_classes, config):
 
 def wrong_classes(input_shape, num_classes, config):
     inputs = keras.Input(shape=input_shape)
-    return keras.Model(inputs, keras.layers.Dense(num_classes + 1, activation="softmax")(keras.layers.Flatten()(inputs)))
+    outputs = keras.layers.Dense(num_classes + 1, activation="softmax")(keras.layers.Flatten()(inputs))
+    return keras.Model(inputs, outputs)
 
 def not_a_model(input_shape, num_classes, config):
     return "a model"
