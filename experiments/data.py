@@ -132,7 +132,7 @@ def load_dataset(name="digits", input_scaling="standardize", validation_fraction
         y_train=y_train.astype(np.int32),
         x_val=x_val.astype(np.float32),
         y_val=y_val.astype(np.int32),
-        num_classes=int(max(y_train.max(), y_val.max())) + 1,
+        num_classes=raw.num_classes,  # of the whole data set, whatever `limit` keeps
         input_shape=tuple(raw.input_shape),
     )
 
