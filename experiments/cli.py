@@ -51,7 +51,13 @@ def build_parser():
     parser.add_argument("--all", action="store_true", help="run every experiment")
     parser.add_argument("--epochs", type=int, metavar="N", help="epochs per run (overrides the experiment)")
     parser.add_argument("--seeds", type=int, metavar="N", help="seeds per configuration (overrides the experiment)")
-    parser.add_argument("--dataset", metavar="NAME", help="data set: digits (default, ships with scikit-learn), mnist, fashion_mnist")
+    parser.add_argument("--dataset", metavar="NAME",
+                        help="data set: digits (default), mnist5k, mnist1d (bundled, offline), mnist, fashion_mnist, "
+                        "cifar10 (downloaded once); sizes and shapes: --list-settings")
+    parser.add_argument("--data", metavar="PACKAGE.MODULE:FUNCTION",
+                        help="your own data loader instead of --dataset (contract: README, experiments/plugins.py)")
+    parser.add_argument("--model", metavar="NAME",
+                        help="network: mlp (default), cnn, or your own builder PACKAGE.MODULE:FUNCTION")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one setting held fixed, e.g. --set batch_size=64 (repeatable)")
     parser.add_argument("--specs-dir", default=None, metavar="DIR",
@@ -73,6 +79,7 @@ def build_parser():
 def parse(argv):
     """Parses and validates everything, so bad input fails before any training starts."""
     from experiments import spec
+    from experiments.plugins import is_reference
     from experiments.settings import parse_cli_value, validate
 
     args = build_parser().parse_args(argv)
@@ -82,7 +89,13 @@ def parse(argv):
             raise UsageError(f"--set takes KEY=VALUE; got {item!r}")
         key, value = item.split("=", 1)
         overrides[key.strip()] = parse_cli_value(key.strip(), value)
-    for key, value in (("epochs", args.epochs), ("dataset", args.dataset)):
+    if args.data is not None:
+        if args.dataset is not None:
+            raise UsageError("give --dataset or --data, not both")
+        if not is_reference(args.data):
+            raise UsageError(f"--data must be package.module:function; got {args.data!r} (built-in ones: --dataset)")
+        args.dataset = args.data
+    for key, value in (("epochs", args.epochs), ("dataset", args.dataset), ("model", args.model)):
         if value is not None:
             overrides[key] = validate(key, value)
     if args.seeds is not None and args.seeds < 1:
@@ -104,6 +117,8 @@ def parse(argv):
         raise UsageError(f"unknown experiment(s) {', '.join(unknown)}; available: {', '.join(available)}")
     experiments = [spec.load(name, args.size, specs_dir) for name in dict.fromkeys(names)]
     _refuse_varied_overrides(experiments, overrides)
+    if not (args.list or args.list_settings):
+        _check_plugins(overrides, experiments)
     if not (args.list or args.list_settings or args.dry_run):
         _check_writable(args.logdir)
         _check_dataset_available(overrides.get("dataset", "digits"))
@@ -148,7 +163,7 @@ def _refuse_varied_overrides(experiments, overrides):
     for experiment in experiments:
         for name in experiment.varied_settings:
             if name in overrides:
-                option = f"--{name}" if name in ("epochs", "dataset") else f"--set {name}"
+                option = f"--{name}" if name in ("epochs", "dataset", "model") else f"--set {name}"
                 raise UsageError(
                     f"{option}: experiment {experiment.name} varies {name} over "
                     f"{_varied_values(experiment, name)}; only settings it holds fixed can be set"
@@ -165,15 +180,52 @@ def _varied_values(experiment, name):
     held = experiment.fixed.get(name, SETTINGS[name].default)  # what an arm without it uses
     values += [arm.get(name, held) for arm in experiment.arms]
     return ", ".join(str(value) for value in dict.fromkeys(values))
+def _used_values(name, overrides, experiments):
+    """Every value of setting `name` the runs may use: the override, else the experiments' own."""
+    from experiments.settings import SETTINGS
+
+    if name in overrides:
+        return {overrides[name]}
+    values = set()
+    for experiment in experiments:
+        if experiment.kind != kinds.MLP:
+            continue
+        values.add(experiment.fixed.get(name, SETTINGS[name].default))
+        values.update(experiment.vary.get(name, []))
+        values.update(arm[name] for arm in experiment.arms if name in arm)
+    return values
+
+
+def _check_plugins(overrides, experiments):
+    """A user's loader is called and its arrays checked, a user's builder built and run on two
+    examples of each data set it will see: a wrong one fails here, in one line."""
+    from experiments import data, plugins
+    from experiments.settings import resolve
+
+    datasets = _used_values("dataset", overrides, experiments)
+    builders = [m for m in _used_values("model", overrides, experiments) if plugins.is_reference(m)]
+    try:
+        for name in datasets:
+            if plugins.is_reference(name):
+                data.load_raw(name)
+        for builder in builders:
+            config = resolve({k: v for k, v in overrides.items() if k != "dataset"})
+            for name in datasets:
+                if name in data.DOWNLOADED_DATASETS:
+                    _check_dataset_available(name)
+                raw = data.load_raw(name)
+                plugins.check_model(builder, raw.input_shape, raw.num_classes, config)
+    except plugins.PluginError as error:
+        raise UsageError(str(error)) from None
 
 
 def _check_dataset_available(name):
     """A data set that needs a download fails here, once, not in every run."""
     from experiments import data
 
-    if name != "digits":
+    if name in data.DOWNLOADED_DATASETS:  # the bundled ones need nothing; a user's loader: _check_plugins
         try:
-            data.load_dataset(name, limit=20)
+            data.load_raw(name)
         except data.DatasetUnavailableError as error:
             raise UsageError(str(error)) from None
 
@@ -199,6 +251,11 @@ def list_settings(out):
 
     for name, setting in SETTINGS.items():
         print(f"{name:<26} {setting.default!r:<14} {setting.describe_range():<40} {setting.help}", file=out)
+    from experiments.data import DESCRIPTIONS
+
+    print("\nData sets (--dataset NAME; or your own loader: --data package.module:function):", file=out)
+    for name, (split, shape, what) in DESCRIPTIONS.items():
+        print(f"{name:<26} {split:<14} {shape:<10} {what}", file=out)
 
 
 def main(argv=None, out=None):

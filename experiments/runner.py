@@ -3,7 +3,7 @@
 import os
 import time
 
-from experiments import claims, files, findings, hparams_groups, kinds, outcomes, report, results, sweep
+from experiments import claims, data, files, findings, hparams_groups, kinds, outcomes, report, results, sweep
 
 
 def make_pool(options):
@@ -42,7 +42,9 @@ def run_experiments(experiments, overrides, options, out):
     print(f"\nDone in {elapsed / 60:.1f} min.", file=out)
     for name, table in tables.items():
         print(f"\n== {name} ==\n{table.to_string(index=False)}", file=out)
-    print(f"\nLogs, tables (results.csv), figures (*.png) and reports (report.md) are in {options.logdir}/<experiment>/.", file=out)
+    where = data.experiment_parent(options.logdir, overrides.get("dataset", data.DEFAULT_DATASET))
+    print(f"\nLogs, tables (results.csv), figures (*.png) and reports (report.md) are in {where}/<experiment>/.",
+          file=out)
     shown = os.path.relpath(options.logdir) if os.path.abspath(options.logdir).startswith(os.getcwd()) else options.logdir
     print(f"Look at the runs with:  tensorboard --logdir {shown}", file=out)
     return 0
@@ -113,8 +115,9 @@ def run_one(experiment, overrides, options, pool, progress, out):
     # Old records (and any written before outcomes existed) get the same outcome rule.
     records = [outcomes.with_outcome(r) for r in by_id.values()]
 
-    exp_dir = os.path.join(options.logdir, experiment.name)
-    dataset = overrides.get("dataset", experiment.fixed.get("dataset", "digits"))
+    datasets = {run.config["dataset"] for run in final}
+    dataset = datasets.pop() if len(datasets) == 1 else data.DEFAULT_DATASET
+    exp_dir = sweep.experiment_dir(options.logdir, experiment.name, dataset)
     runs, summary = results.write_experiment_outputs(experiment, records, exp_dir)
     hparams_groups.write_session_groups(exp_dir, records)  # seeds aggregated per configuration
     found = [claims.evaluate(c, experiment, records, dataset=dataset) for c in experiment.claims]

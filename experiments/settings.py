@@ -10,10 +10,12 @@ import math
 
 from experiments.data import DATASETS, INPUT_SCALINGS
 from experiments.data_order import ORDERS
+from experiments.plugins import is_reference
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "elu", "gelu")
 # Named after the notes: He is sqrt(2 / fan_in) ("common for relu"), Glorot sqrt(2 / (fan_in +
 # fan_out)); "unit_normal" is N(0, 1) whatever the width (explodes), "tiny" is N(0, 0.01^2) (vanishes).
+MODELS = ("mlp", "cnn")  # experiments/models.py; or a user's builder package.module:function
 INITIALIZERS = ("he_normal", "glorot_uniform", "glorot_normal", "lecun_normal", "unit_normal", "tiny")
 
 OPTIMIZERS = (
@@ -39,10 +41,12 @@ class Setting:
     above_minimum: bool = False  # minimum itself excluded, as for learning_rate > 0
     optional: bool = False  # None allowed
     special: tuple = ()  # extra string values allowed for a number, e.g. batch_size = "full"
+    references: bool = False  # a user's package.module:function allowed beside the choices
 
     def describe_range(self):
         if self.choices:
-            return "one of " + ", ".join(repr(c) for c in self.choices)
+            text = "one of " + ", ".join(repr(c) for c in self.choices)
+            return text + (" or package.module:function" if self.references else "")
         parts = []
         if self.minimum is not None:
             parts.append(f"{'>' if self.above_minimum else '>='} {self.minimum:g}")
@@ -60,15 +64,16 @@ class Setting:
 
 SETTINGS = {
     # Data.
-    "dataset": Setting("digits", str, "data set", choices=DATASETS),
+    "dataset": Setting("digits", str, "data set (or a loader: --data)", choices=DATASETS, references=True),
     "input_scaling": Setting("standardize", str, "how inputs are scaled", choices=INPUT_SCALINGS),
     "limit": Setting(None, int, "use at most this many examples", minimum=20, optional=True),
     # Network.
+    "model": Setting("mlp", str, "network family (or a builder: --model)", choices=MODELS, references=True),
     "width": Setting(128, int, "units per hidden layer", minimum=1),
     "depth": Setting(2, int, "number of hidden layers", minimum=0),
     "activation": Setting("relu", str, "hidden activation", choices=ACTIVATIONS),
     "initializer": Setting("he_normal", str, "hidden kernel initializer", choices=INITIALIZERS),
-    "batch_norm": Setting(False, bool, "batch normalization after each hidden Dense"),
+    "batch_norm": Setting(False, bool, "batch normalization after each hidden layer"),
     # Optimizer.
     "optimizer": Setting("adam", str, "optimizer (keras_* are Keras's built-ins)", choices=OPTIMIZERS),
     "learning_rate": Setting(1e-3, float, "initial learning rate", minimum=0, above_minimum=True),
@@ -128,7 +133,7 @@ def validate(name, value):
     if isinstance(value, str) and value in setting.special:
         return value
     value = _coerce(name, setting, value)
-    if setting.choices and value not in setting.choices:
+    if setting.choices and value not in setting.choices and not (setting.references and is_reference(value)):
         raise SettingError(f"{name} must be {setting.describe_range()}; got {value!r}")
     if setting.kind in (int, float):
         low, high = setting.minimum, setting.maximum

@@ -5,6 +5,8 @@ A file names what the study compares and what it holds fixed:
     description = "one line for --list"
     question = "what the experiment asks; the report answers it"
     seeds = 3                      # seeds per configuration
+    model = "mypackage.models:build"  # a user's builder / loader (experiments/plugins.py),
+    data = "mypackage.data:load"      # like --model / --data: [fixed] model / dataset
     [fixed]                        # settings held fixed (experiments/settings.py)
     optimizer = "sgd"
     [vary]                         # scientific settings: every combination is a configuration
@@ -52,6 +54,10 @@ SPECS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "specs")
 SIZES = ("default", "quick")
 SIZE_ALIASES = {"full": "default"}
 TOP_LEVEL_KEYS = {"description", "question", "seeds", "metric", "fixed", "vary", "arms", "tune", "search", "sizes", "kind", "params", "claims"}
+# A user's own builder / loader for every run: `model = "pkg.mod:build"`, `data = "pkg.mod:load"`
+# (experiments/plugins.py), the same as `--model` / `--data`; shorthand for [fixed] model / dataset.
+PLUGIN_KEYS = {"model": "model", "data": "dataset"}
+TOP_LEVEL_KEYS |= set(PLUGIN_KEYS)
 SIZED_KEYS = {"seeds", "fixed", "vary", "tune", "search", "params"}
 METRICS = ("val_loss", "val_accuracy", "train_loss")
 DISTRIBUTIONS = ("log_uniform", "uniform", "choice", "int_uniform")
@@ -125,6 +131,11 @@ def parse(name, raw, size="default", where="<experiment>"):
             fail(f"sizes.{size}: key {key!r} cannot be sized; allowed: {sorted(SIZED_KEYS)}")
         merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
 
+    for key, setting in PLUGIN_KEYS.items():
+        if key in merged:
+            if setting in merged.get("fixed", {}):
+                fail(f"`{key}` and [fixed] {setting} both given; keep one")
+            merged["fixed"] = {**merged.get("fixed", {}), setting: merged[key]}
     try:
         fixed = {k: validate(k, v) for k, v in merged.get("fixed", {}).items()}
         vary = {k: _values(k, v, fail) for k, v in merged.get("vary", {}).items()}

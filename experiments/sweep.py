@@ -14,7 +14,7 @@ import math
 import os
 import time
 
-from experiments import rundir, spec
+from experiments import data, rundir, spec
 from experiments.settings import resolve
 
 ABBREVIATIONS = {
@@ -34,7 +34,13 @@ class PlannedRun:
     configuration: str = ""  # the group less tuned settings: tuning picks one value per configuration
 
     def directory(self, logdir):
-        return os.path.join(logdir, self.experiment, self.run_id)
+        return os.path.join(experiment_dir(logdir, self.experiment, self.config["dataset"]), self.run_id)
+
+
+def experiment_dir(logdir, experiment, dataset):
+    """<logdir>/<experiment> on digits, <logdir>/<data set>/<experiment> on any other data set:
+    runs on different data never overwrite each other, and each resumes on its own."""
+    return os.path.join(data.experiment_parent(logdir, dataset), experiment)
 
 
 def _format(value):

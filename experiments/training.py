@@ -16,8 +16,7 @@ from callbacks import (
     MetricsFile,
     OptimizerStateStatistics,
 )
-from experiments import data, data_order, factory, outcomes, rundir
-from experiments.models import build_mlp
+from experiments import data, data_order, factory, models, outcomes, rundir
 
 _DATASETS = {}  # per process: the sweep trains many runs on the same data
 
@@ -104,7 +103,7 @@ def validation_batches(dataset, batch_size=1024):
 
 
 def train_run(config, run_dir, verbose=0, callbacks=None):
-    """Trains the MLP `config` describes, logging to `run_dir`; returns the run's record.
+    """Trains the model `config` describes, logging to `run_dir`; returns the run's record.
 
     `callbacks(config, run_dir, probe, start_loss)` returns the run's logging callbacks; the
     default is `make_callbacks`, and `callbacks=lambda *args: []` trains without them.
@@ -121,16 +120,7 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
     # Under MirroredStrategy the model's and optimizer's variables are mirrored on every replica
     # and each batch of `batch_size` (the global batch) is split between them.
     with strategy.scope():
-        model = build_mlp(
-            dataset.num_features,
-            dataset.num_classes,
-            width=config["width"],
-            depth=config["depth"],
-            activation=config["activation"],
-            initializer=config["initializer"],
-            batch_norm=config["batch_norm"],
-            seed=config["seed"],
-        )
+        model = models.build_model(config, dataset)
         model.compile(
             optimizer=factory.make_optimizer(config, steps_per_epoch),
             loss="sparse_categorical_crossentropy",
@@ -161,6 +151,7 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
     record = {
         "status": status,
         "reason": reason,
+        "dataset": dataset.name,
         "metrics": metrics,
         "epochs_completed": len(history.history.get("loss", [])),
         "history": {k: [float(v) for v in values] for k, values in history.history.items()},

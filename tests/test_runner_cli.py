@@ -34,7 +34,7 @@ def _error(capsys, argv):
         (["--set", "optimizer=adamw"], "optimizer must be one of 'sgd', 'adagrad'"),
         (["--set", "batch_size=half"], "batch_size must be an int >= 1 or 'full'; got 'half'"),
         (["--epochs", "0"], "epochs must be an int >= 1; got 0"),
-        (["--dataset", "cifar"], "dataset must be one of 'digits', 'mnist', 'fashion_mnist'; got 'cifar'"),
+        (["--dataset", "cifar"], "dataset must be one of 'digits', 'mnist5k', 'mnist1d', 'mnist', 'fashion_mnist', 'cifar10' or package.module:function; got 'cifar'"),
         (["--seeds", "0"], "--seeds must be >= 1; got 0"),
         (["--jobs", "0"], "--jobs must be >= 1; got 0"),
         (["--size", "huge"], "argument --size: invalid choice: 'huge'"),
