@@ -182,6 +182,7 @@ def _varied_values(experiment, name):
     return ", ".join(str(value) for value in dict.fromkeys(values))
 def _used_values(name, overrides, experiments):
     """Every value of setting `name` the runs may use: the override, else the experiments' own."""
+    from experiments import kinds
     from experiments.settings import SETTINGS
 
     if name in overrides:
