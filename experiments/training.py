@@ -16,10 +16,14 @@ from callbacks import (
     MetricsFile,
     OptimizerStateStatistics,
 )
-from experiments import data, factory, files
+from experiments import data, factory, files, run_cache
 from experiments.models import build_mlp
 
 _DATASETS = {}  # per process: the sweep trains many runs on the same data
+_PIPELINES = {}  # per process and data set: tensors for the training pipeline, validation batches
+# Per process: compiled models reused across runs (experiments/run_cache.py). Set
+# OPTIMIZATION_LAB_FRESH_MODELS=1 for one fresh model per run (the benchmarks compare the two).
+COMPILED_MODELS = None if os.environ.get("OPTIMIZATION_LAB_FRESH_MODELS") == "1" else run_cache.CompiledModels()
 
 
 def get_dataset(config):
@@ -77,6 +81,18 @@ class EarlyLossRecorder(keras.callbacks.Callback):
         self.losses.append((seen * mean - previous_seen * previous_mean) / (seen - previous_seen))
 
 
+def _pipeline_parts(dataset):
+    """The data set's arrays as tensors and its validation batches, made once per process."""
+    import tensorflow as tf
+
+    key = id(dataset)
+    if key not in _PIPELINES:
+        train = (tf.constant(dataset.x_train), tf.constant(dataset.y_train))
+        validation = tf.data.Dataset.from_tensor_slices((dataset.x_val, dataset.y_val)).batch(1024).cache()
+        _PIPELINES[key] = (dataset, train, validation)  # the data set is held: its id stays its own
+    return _PIPELINES[key][1:]
+
+
 def training_batches(dataset, batch_size, seed):
     """Mini-batches reshuffled every epoch (the notes), reproducibly from `seed`.
 
@@ -87,17 +103,41 @@ def training_batches(dataset, batch_size, seed):
 
     num_train = len(dataset.x_train)
     return (
-        tf.data.Dataset.from_tensor_slices((dataset.x_train, dataset.y_train))
+        tf.data.Dataset.from_tensor_slices(_pipeline_parts(dataset)[0])
         .shuffle(num_train, seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
 
 
-def validation_batches(dataset, batch_size=1024):
-    import tensorflow as tf
+def validation_batches(dataset):
+    return _pipeline_parts(dataset)[1]
 
-    return tf.data.Dataset.from_tensor_slices((dataset.x_val, dataset.y_val)).batch(batch_size).cache()
+
+def build_model(config, dataset):
+    """The run's network, freshly built from its seed (not compiled)."""
+    return build_mlp(
+        dataset.num_features,
+        dataset.num_classes,
+        width=config["width"],
+        depth=config["depth"],
+        activation=config["activation"],
+        initializer=config["initializer"],
+        batch_norm=config["batch_norm"],
+        seed=config["seed"],
+    )
+
+
+def compile_model(model, config, steps_per_epoch):
+    model.compile(
+        optimizer=factory.make_optimizer(config, steps_per_epoch),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=config["jit_compile"],
+        # Several steps per call of the compiled train function: on a model this small, Keras's
+        # per-call Python overhead otherwise costs more than the step itself.
+        steps_per_execution=config["steps_per_execution"],
+    )
 
 
 def train_run(config, run_dir, extra_callbacks=(), verbose=0):
@@ -111,25 +151,13 @@ def train_run(config, run_dir, extra_callbacks=(), verbose=0):
     batch_size = num_train if config["batch_size"] == "full" else min(config["batch_size"], num_train)
     steps_per_epoch = math.ceil(num_train / batch_size)
 
-    model = build_mlp(
-        dataset.num_features,
-        dataset.num_classes,
-        width=config["width"],
-        depth=config["depth"],
-        activation=config["activation"],
-        initializer=config["initializer"],
-        batch_norm=config["batch_norm"],
-        seed=config["seed"],
-    )
-    model.compile(
-        optimizer=factory.make_optimizer(config, steps_per_epoch),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=config["jit_compile"],
-        # Several steps per call of the compiled train function: on a model this small, Keras's
-        # per-call Python overhead otherwise costs more than the step itself.
-        steps_per_execution=config["steps_per_execution"],
-    )
+    build = lambda: build_model(config, dataset)  # noqa: E731
+    compile_ = lambda model: compile_model(model, config, steps_per_epoch)  # noqa: E731
+    if COMPILED_MODELS is None:
+        model, reused = build(), False
+        compile_(model)
+    else:
+        model, reused = COMPILED_MODELS.acquire(config, build, compile_)
     timer = UpdateTimer()
     early = EarlyLossRecorder(config["record_steps"])
     probe = (dataset.x_train[:batch_size], dataset.y_train[:batch_size])
@@ -143,6 +171,8 @@ def train_run(config, run_dir, extra_callbacks=(), verbose=0):
         callbacks=callbacks,
         verbose=verbose,
     )
+    if COMPILED_MODELS is not None:
+        COMPILED_MODELS.release(config, model)
     guard = next((c for c in visibility if isinstance(c, DivergenceGuard)), None)
     status, reason = ("diverged", guard.record["message"]) if guard and guard.record else ("ok", "")
     metrics = final_metrics(history.history, timer, steps_per_epoch, batch_size)
@@ -156,6 +186,7 @@ def train_run(config, run_dir, extra_callbacks=(), verbose=0):
         "epochs_completed": len(history.history.get("loss", [])),
         "history": {k: [float(v) for v in values] for k, values in history.history.items()},
         "wall_time_s": time.perf_counter() - started,
+        "reused_compiled_model": reused,
         "versions": versions(),
     }
     if early.losses:
