@@ -17,7 +17,7 @@ def run_experiments(experiments, overrides, args, out):
     from experiments.workers import make_pool
 
     # With --jobs > 1 only the workers import TensorFlow: this process plans and writes tables.
-    pool = make_pool(args.jobs, verbose=args.verbose)
+    pool = make_pool(args.jobs, verbose=args.verbose, backend=overrides.get("backend"))
     started = time.monotonic()
     progress = sweep.Progress(0, out)
     tables = {}

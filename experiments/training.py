@@ -93,6 +93,29 @@ def _pipeline_parts(dataset):
     return _PIPELINES[key][1:]
 
 
+class ShuffledBatches(keras.utils.PyDataset):
+    """Mini-batches of numpy arrays reshuffled every epoch from `seed`, for the JAX and PyTorch
+    backends, whose steps take arrays, not TensorFlow tensors. Same seed, same order; not the
+    order of TensorFlow's shuffle (`training_batches`), so the backends' runs of one seed differ
+    in data order."""
+
+    def __init__(self, x, y, batch_size, seed):
+        super().__init__()
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self._rng = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.x[rows], self.y[rows]
+
+    def on_epoch_end(self):
+        self._order = self._rng.permutation(len(self.x))
+
+
 def training_batches(dataset, batch_size, seed):
     """Mini-batches reshuffled every epoch (the notes), reproducibly from `seed`.
 
@@ -129,14 +152,17 @@ def build_model(config, dataset):
 
 
 def compile_model(model, config, steps_per_epoch):
+    backend = keras.backend.backend()
     model.compile(
         optimizer=factory.make_optimizer(config, steps_per_epoch),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        jit_compile=config["jit_compile"],
+        # JAX without jit runs op by op; its compiled step is XLA's.
+        jit_compile=config["jit_compile"] or backend == "jax",
         # Several steps per call of the compiled train function: on a model this small, Keras's
-        # per-call Python overhead otherwise costs more than the step itself.
-        steps_per_execution=config["steps_per_execution"],
+        # per-call Python overhead otherwise costs more than the step itself. Keras's PyTorch
+        # trainer takes one step per call only.
+        steps_per_execution=1 if backend == "torch" else config["steps_per_execution"],
     )
 
 
@@ -145,6 +171,10 @@ def train_run(config, run_dir, extra_callbacks=(), verbose=0):
     started = time.perf_counter()
     os.makedirs(run_dir, exist_ok=True)
     files.write_json_atomic(os.path.join(run_dir, "config.json"), config)
+    if config["backend"] != keras.backend.backend():
+        raise RuntimeError(
+            f"backend={config['backend']!r} asked for, but this process runs Keras on {keras.backend.backend()!r}"
+        )
     keras.utils.set_random_seed(config["seed"])
     dataset = get_dataset(config)
     num_train = len(dataset.x_train)
@@ -163,10 +193,16 @@ def train_run(config, run_dir, extra_callbacks=(), verbose=0):
     probe = (dataset.x_train[:batch_size], dataset.y_train[:batch_size])
     visibility = make_callbacks(config, run_dir, probe, initial_loss(model, probe))
     callbacks = [timer, early, *visibility, *extra_callbacks]
+    if config["backend"] == "tensorflow":
+        train, validation = training_batches(dataset, batch_size, config["seed"]), validation_batches(dataset)
+    else:
+        train = ShuffledBatches(dataset.x_train, dataset.y_train, batch_size, config["seed"])
+        validation = (dataset.x_val, dataset.y_val)
     history = model.fit(
-        training_batches(dataset, batch_size, config["seed"]),
+        train,
         epochs=config["epochs"],
-        validation_data=validation_batches(dataset),
+        validation_data=validation,
+        validation_batch_size=None if config["backend"] == "tensorflow" else 1024,
         shuffle=False,  # the pipeline reshuffles; Keras's flag applies to arrays only
         callbacks=callbacks,
         verbose=verbose,
@@ -264,5 +300,6 @@ def versions():
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,
+        "backend": keras.backend.backend(),  # the one that ran: Keras picks it at import
         "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
     }

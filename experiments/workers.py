@@ -10,6 +10,7 @@ as possible.
 import concurrent.futures
 import multiprocessing
 import os
+import sys
 import time
 import traceback
 import warnings
@@ -63,8 +64,8 @@ def _is_noise(warning):
 
 
 class SerialPool:
-    def __init__(self, verbose=False):
-        _prepare_process()
+    def __init__(self, verbose=False, backend=None):
+        _prepare_process(backend=backend)
         self.verbose = verbose
 
     def map_runs(self, runs, logdir, on_start=None):
@@ -77,8 +78,11 @@ class SerialPool:
         pass
 
 
-def _prepare_process(threads=None):
-    """TensorFlow imported quietly, Keras's progress bars off, and the cores this process may use."""
+def _prepare_process(threads=None, backend=None):
+    """Keras on `backend` (None: KERAS_BACKEND, else TensorFlow) and TensorFlow imported quietly,
+    Keras's progress bars off, and the cores this process may use."""
+    if backend is not None:
+        select_backend(backend)
     from experiments.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -95,12 +99,14 @@ class ProcessPool:
     """`jobs` spawned processes (not forked: TensorFlow's runtime does not survive a fork), one
     executor each, so that the pool chooses which worker trains which run."""
 
-    def __init__(self, jobs, verbose=False):
+    def __init__(self, jobs, verbose=False, backend=None):
         threads = max(1, (os.cpu_count() or 1) // jobs)
         self.verbose = verbose
         context = multiprocessing.get_context("spawn")
         self._workers = [
-            concurrent.futures.ProcessPoolExecutor(1, context, initializer=_prepare_process, initargs=(threads,))
+            concurrent.futures.ProcessPoolExecutor(
+                1, context, initializer=_prepare_process, initargs=(threads, backend)
+            )
             for _ in range(jobs)
         ]
         for worker in self._workers:  # start them now: TensorFlow's import overlaps the planning
@@ -144,5 +150,17 @@ def pick_run(pending, last_key, held_keys):
     return pending[0]
 
 
-def make_pool(jobs, verbose=False):
-    return SerialPool(verbose) if jobs == 1 else ProcessPool(jobs, verbose)
+def make_pool(jobs, verbose=False, backend=None):
+    return SerialPool(verbose, backend) if jobs == 1 else ProcessPool(jobs, verbose, backend)
+
+
+def select_backend(backend):
+    """Keras reads KERAS_BACKEND once, when first imported: set it before, or fail clearly."""
+    if "keras" in sys.modules:
+        running = sys.modules["keras"].backend.backend()
+        if running != backend:
+            raise RuntimeError(
+                f"backend={backend!r} asked for, but Keras already runs on {running!r} in this process; "
+                f"set KERAS_BACKEND={backend} before starting it, or use --jobs 2 or more"
+            )
+    os.environ["KERAS_BACKEND"] = backend
