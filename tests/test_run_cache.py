@@ -107,3 +107,29 @@ def test_runs_that_trace_different_graphs_do_not_share_a_model():
     assert key(cosine) != key({**cosine, "learning_rate": 0.2})
     assert key(cosine) != key({**cosine, "epochs": 3})
     assert key(cosine) == key({**cosine, "seed": 5})
+
+
+def test_training_batches_are_those_of_shuffling_the_examples_themselves():
+    import numpy as np
+    import tensorflow as tf
+
+    config = resolve({"limit": 150, "seed": 3})
+    dataset = training.get_dataset(config)
+    keras_seed = 3
+    tf.random.set_seed(keras_seed)
+    batches = training.training_batches(dataset, 32, 3)
+    ours = [[(x.numpy(), y.numpy()) for x, y in batches] for _ in range(2)]
+    tf.random.set_seed(keras_seed)
+    reference = (
+        tf.data.Dataset.from_tensor_slices((dataset.x_train, dataset.y_train))
+        .shuffle(len(dataset.x_train), seed=3, reshuffle_each_iteration=True)
+        .batch(32)
+    )
+    expected = [[(x.numpy(), y.numpy()) for x, y in reference] for _ in range(2)]
+    assert ours[0][0][0].shape == (32, dataset.num_features)
+    assert not np.array_equal(ours[0][0][1], ours[1][0][1])  # reshuffled each epoch
+    for epoch_ours, epoch_expected in zip(ours, expected):
+        assert len(epoch_ours) == len(epoch_expected)
+        for (x, y), (x_ref, y_ref) in zip(epoch_ours, epoch_expected):
+            np.testing.assert_array_equal(x, x_ref)
+            np.testing.assert_array_equal(y, y_ref)
