@@ -5,7 +5,10 @@ fraction of one. Runs that share an architecture, an optimizer (class and hyperp
 batch size share one compiled model here. Between runs it is reset to exactly the state a fresh
 build would start from:
 
-- weights: those of a model freshly built from the run's seed (built, not compiled, and copied);
+- weights: those a fresh build from the run's seed draws. Each layer's initializers are called
+  again with their seeds moved by the change of run seed (the builder derives each layer's seed
+  from the run's); the first reuse of each model checks this against a fresh build, and a model
+  where it does not hold is reset from a fresh build every time (built, not compiled, copied);
 - optimizer: every variable (iteration count, moments, accumulators) back to its value right
   after `optimizer.build`, then the run's learning rate assigned to the rate's variable (Keras
   keeps a float learning rate in a variable, so the traced step reads the new value);
@@ -21,6 +24,8 @@ send runs of one key to the same worker.
 
 import collections
 import json
+
+import numpy as np
 
 # Settings that never reach the traced graphs: callbacks and the loop read them in Python.
 RUNTIME_SETTINGS = ("seed", "log_every_steps", "stats_every_steps", "record_steps", "divergence_factor")
@@ -41,18 +46,51 @@ def compiled_key(config):
     return json.dumps({k: v for k, v in config.items() if k not in free}, sort_keys=True)
 
 
+def redrawn_weights(model, seed_shift):
+    """`{variable path: value}` from each layer's initializers with their seeds moved by
+    `seed_shift`, or None when a variable has no `<name>_initializer` on its layer."""
+    values = {}
+    for layer in model.layers:
+        for variable in layer.weights:
+            initializer = getattr(layer, f"{variable.name}_initializer", None)
+            if initializer is None:
+                return None
+            config = initializer.get_config()
+            if isinstance(config.get("seed"), int):
+                config["seed"] += seed_shift
+            values[variable.path] = type(initializer).from_config(config)(variable.shape, dtype=variable.dtype)
+    return values
+
+
 class _Entry:
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, seed):
+        self.model, self.seed = model, seed
         optimizer = model.optimizer
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
         self.optimizer_variables = list(optimizer.variables)
         self.initial_optimizer_values = [v.numpy().copy() for v in self.optimizer_variables]
         self.train_function = None  # set after the first fit traced it
+        self.redraw_checked = self.redraw_holds = False
 
-    def reset(self, fresh_model, learning_rate):
-        self.model.set_weights(fresh_model.get_weights())
+    def reset_weights(self, seed, build):
+        if self.redraw_checked and not self.redraw_holds:
+            self.model.set_weights(build().get_weights())
+            return
+        values = redrawn_weights(self.model, seed - self.seed)
+        if not self.redraw_checked:
+            fresh = {v.path: v.numpy() for v in build().weights}
+            self.redraw_checked = True
+            self.redraw_holds = values is not None and values.keys() == fresh.keys() and all(
+                np.array_equal(np.asarray(values[path]), fresh[path]) for path in fresh
+            )
+            if not self.redraw_holds:
+                values = fresh
+        for variable in self.model.weights:
+            variable.assign(values[variable.path])
+
+    def reset(self, seed, build, learning_rate):
+        self.reset_weights(seed, build)
         for variable, value in zip(self.optimizer_variables, self.initial_optimizer_values):
             variable.assign(value)
         if learning_rate is not None:
@@ -81,16 +119,18 @@ class CompiledModels:
         """
         key = compiled_key(config)
         entry = self._entries.pop(key, None)
-        fresh = build()
         if entry is None:
             self.misses += 1
-            compile_model(fresh)
-            entry = _Entry(fresh)
+            model = build()
+            compile_model(model)
+            entry = _Entry(model, config["seed"])
+            reused = False
         else:
             self.hits += 1
-            entry.reset(fresh, config["learning_rate"] if has_constant_learning_rate(config) else None)
+            entry.reset(config["seed"], build, config["learning_rate"] if has_constant_learning_rate(config) else None)
+            reused = True
         self._pending = (key, entry)
-        return entry.model, entry.model is not fresh
+        return entry.model, reused
 
     def release(self, config, model):
         key, entry = self._pending

@@ -133,3 +133,41 @@ def test_training_batches_are_those_of_shuffling_the_examples_themselves():
         for (x, y), (x_ref, y_ref) in zip(epoch_ours, epoch_expected):
             np.testing.assert_array_equal(x, x_ref)
             np.testing.assert_array_equal(y, y_ref)
+
+
+@pytest.mark.parametrize("initializer", ["he_normal", "glorot_uniform", "unit_normal", "tiny"])
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_redrawn_weights_are_a_fresh_builds(initializer, batch_norm):
+    import numpy as np
+
+    from experiments.models import build_mlp
+
+    def build(seed):
+        return build_mlp(64, 10, width=8, initializer=initializer, batch_norm=batch_norm, seed=seed)
+
+    redrawn = run_cache.redrawn_weights(build(3), seed_shift=4)
+    fresh = {v.path: v.numpy() for v in build(7).weights}
+    assert redrawn.keys() == fresh.keys()
+    for path, value in fresh.items():
+        np.testing.assert_array_equal(np.asarray(redrawn[path]), value)
+
+
+def test_a_builder_whose_seeds_do_not_follow_the_run_seed_is_reset_from_fresh_builds():
+    import numpy as np
+
+    from experiments.models import build_mlp
+
+    def build(seed):
+        return build_mlp(16, 3, width=4, seed=seed * 7)  # not "run seed + layer offset"
+
+    def compile_model(model):
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+
+    cache = run_cache.CompiledModels()
+    config = resolve({"width": 4})
+    for seed in (1, 2, 3):
+        model, _ = cache.acquire({**config, "seed": seed}, lambda: build(seed), compile_model)
+        for variable, expected in zip(model.weights, build(seed).weights):
+            np.testing.assert_array_equal(variable.numpy(), expected.numpy())
+        cache.release({**config, "seed": seed}, model)
+    assert cache.hits == 2
