@@ -81,7 +81,8 @@ def main():
     names = args.experiments or mlp_experiments()
     totals = {path: {"command": 0.0, "wall": 0.0, "steps": 0.0, "runs": 0} for path in paths}
     mismatched = []
-    print(f"{'experiment':<22} {'path':<6} {'runs':>5} {'command s':>10} {'runs wall s':>12} {'steps s':>8} {'fraction':>8}")
+    header = ("experiment", "path", "runs", "command s", "runs wall s", "steps s", "fraction")
+    print("{:<22} {:<6} {:>5} {:>10} {:>12} {:>8} {:>8}".format(*header))
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             results = {}

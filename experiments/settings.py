@@ -101,7 +101,7 @@ SETTINGS = {
     "seed": Setting(0, int, "initialization and shuffling seed", minimum=0),
     "jit_compile": Setting(False, bool, "compile the train step with XLA"),
     "steps_per_execution": Setting(16, int, "training steps per call of the compiled train function", minimum=1),
-    "backend": Setting("tensorflow", str, "Keras backend; the CLI takes KERAS_BACKEND as the default (torch: one step per call)", choices=BACKENDS),
+    "backend": Setting("tensorflow", str, "Keras backend (CLI default: KERAS_BACKEND)", choices=BACKENDS),
     # Logging and safety.
     # Callbacks see the end of each group of steps_per_execution steps: keep these multiples of it.
     "log_every_steps": Setting(16, int, "per-step learning-rate logging frequency", minimum=1),
