@@ -1,11 +1,12 @@
-"""Target 4 of the performance issue: a sweep of small runs with --jobs 2 against --jobs 1.
+"""A sweep of small runs with --jobs 2 against --jobs 1.
 
-    python benchmarks/sweep_parallel.py [--experiment learning_rate] [--epochs 4] [--seeds 2]
+    python benchmarks/sweep_parallel.py [--experiment learning_rate] [--epochs 4] [--seeds 5]
 
 Runs the same sweep twice from scratch, in fresh log directories, through the real command line
 (`python experiments/run.py EXPERIMENT --jobs N`), each in its own process so both pay the same
 start-up; prints the wall times, the speed-up and whether every run's metrics are identical.
-Target: --jobs 2 at least 1.6x faster, results identical.
+Target: --jobs 2 at least 1.8x faster, results identical (issue 12). 5 seeds: the default the
+evidence needs; each worker's start-up (importing TensorFlow, ~3-4 s) is paid once per sweep.
 """
 
 import argparse
@@ -18,7 +19,7 @@ import time
 import pandas as pd
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = 1.6
+TARGET = 1.8
 COMPARED = ["status", "val_loss", "val_accuracy", "train_loss", "train_accuracy"]
 
 
@@ -36,7 +37,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", default="learning_rate")
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         serial_s, serial = sweep(args.experiment, 1, args.epochs, args.seeds, os.path.join(tmp, "jobs1"))

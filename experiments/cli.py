@@ -98,6 +98,12 @@ def parse(argv):
     for key, value in (("epochs", args.epochs), ("dataset", args.dataset), ("model", args.model)):
         if value is not None:
             overrides[key] = validate(key, value)
+    if "backend" not in overrides and os.environ.get("KERAS_BACKEND"):
+        # As Keras users expect; the backend then shows in every run's config like any setting.
+        try:
+            overrides["backend"] = validate("backend", os.environ["KERAS_BACKEND"])
+        except ValueError as error:
+            raise UsageError(f"environment variable KERAS_BACKEND: {error}") from None
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1; got {args.seeds}")
     if args.jobs < 1:

@@ -13,4 +13,10 @@ if sys.path and os.path.abspath(sys.path[0]) == HERE:
 from experiments.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        # The reader went away (`run.py --dry-run | head`): stop quietly, as `ls | head` does.
+        # Python flushes stdout again at exit: point it at /dev/null so that fails quietly too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

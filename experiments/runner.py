@@ -6,15 +6,16 @@ import time
 from experiments import claims, data, files, findings, hparams_groups, kinds, outcomes, report, results, sweep
 
 
-def make_pool(options):
-    """Where runs train: a Ray cluster, `jobs` local processes, or this process."""
+def make_pool(options, backend=None):
+    """Where runs train: a Ray cluster, `jobs` local processes, or this process (on Keras's
+    `backend`: None is KERAS_BACKEND, else TensorFlow)."""
     if options.cluster:
         from experiments import cluster
 
         return cluster.make_pool(options.cluster, verbose=options.verbose)
     from experiments import workers
 
-    return workers.make_pool(options.jobs, verbose=options.verbose)
+    return workers.make_pool(options.jobs, verbose=options.verbose, backend=backend)
 
 
 def run_experiments(experiments, overrides, options, out):
@@ -25,7 +26,7 @@ def run_experiments(experiments, overrides, options, out):
             dry_run(experiment, overrides, options, out)
         return 0
 
-    pool = make_pool(options)
+    pool = make_pool(options, backend=overrides.get("backend"))
     started = time.monotonic()
     progress = sweep.Progress(0, out)
     tables = {}

@@ -22,6 +22,7 @@ OPTIMIZERS = (
     "sgd", "adagrad", "rmsprop", "adam",
     "keras_sgd", "keras_adagrad", "keras_rmsprop", "keras_adam",
 )  # fmt: skip
+BACKENDS = ("tensorflow", "jax", "torch")
 SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt", "piecewise", "cosine")
 
 
@@ -108,6 +109,7 @@ SETTINGS = {
     "jit_compile": Setting(False, bool, "compile the train step with XLA"),
     "distribute": Setting("none", str, "mirrored: one run over every visible device (tf.distribute)", choices=("none", "mirrored")),
     "steps_per_execution": Setting(16, int, "training steps per call of the compiled train function", minimum=1),
+    "backend": Setting("tensorflow", str, "Keras backend (CLI default: KERAS_BACKEND)", choices=BACKENDS),
     # Logging and safety.
     # Callbacks see the end of each group of steps_per_execution steps: keep these multiples of it.
     "log_every_steps": Setting(16, int, "per-step learning-rate logging frequency", minimum=1),

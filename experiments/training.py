@@ -16,9 +16,13 @@ from callbacks import (
     MetricsFile,
     OptimizerStateStatistics,
 )
-from experiments import data, data_order, factory, models, outcomes, rundir
+from experiments import data, data_order, factory, models, outcomes, rundir, run_cache
 
 _DATASETS = {}  # per process: the sweep trains many runs on the same data
+_PIPELINES = {}  # per process and data set: tensors for the training pipeline, validation batches
+# Per process: compiled models reused across runs (experiments/run_cache.py). Set
+# OPTIMIZATION_LAB_FRESH_MODELS=1 for one fresh model per run (the benchmarks compare the two).
+COMPILED_MODELS = None if os.environ.get("OPTIMIZATION_LAB_FRESH_MODELS") == "1" else run_cache.CompiledModels()
 
 
 def get_dataset(config):
@@ -76,30 +80,83 @@ class EarlyLossRecorder(keras.callbacks.Callback):
         self.losses.append((seen * mean - previous_seen * previous_mean) / (seen - previous_seen))
 
 
+def _pipeline_parts(dataset):
+    """The data set's arrays as tensors and its validation batches, made once per process."""
+    import tensorflow as tf
+
+    key = id(dataset)
+    if key not in _PIPELINES:
+        train = (tf.constant(dataset.x_train), tf.constant(dataset.y_train))
+        validation = tf.data.Dataset.from_tensor_slices((dataset.x_val, dataset.y_val)).batch(1024).cache()
+        _PIPELINES[key] = (dataset, train, validation)  # the data set is held: its id stays its own
+    return _PIPELINES[key][1:]
+
+
+class ShuffledBatches(keras.utils.PyDataset):
+    """Mini-batches of numpy arrays reshuffled every epoch from `seed`, for the JAX and PyTorch
+    backends, whose steps take arrays, not TensorFlow tensors. Same seed, same order; not the
+    order of TensorFlow's shuffle (`training_batches`), so the backends' runs of one seed differ
+    in data order."""
+
+    def __init__(self, x, y, batch_size, seed):
+        super().__init__()
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self._rng = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.x[rows], self.y[rows]
+
+    def on_epoch_end(self):
+        self._order = self._rng.permutation(len(self.x))
+
+
 def training_batches(dataset, batch_size, seed, shuffle="each_epoch"):
     """Mini-batches reshuffled every epoch (the notes), reproducibly from `seed`; the other
     orders of the `shuffle` setting (one fixed order) come from experiments/data_order.py.
 
     A tf.data pipeline over in-memory tensors: Keras's numpy adapter rebuilds a pipeline and
-    copies the arrays every epoch, several times slower per step on small models.
+    copies the arrays every epoch, several times slower per step on small models. It shuffles
+    and batches the examples' indices and gathers each batch in one op: the batches of shuffling
+    and batching the examples themselves (a shuffle's order depends on its seeds and buffer
+    only), without stacking `batch_size` examples one by one per step.
     """
     import tensorflow as tf
 
     if shuffle != "each_epoch":
         return data_order.fixed_order_batches(dataset, batch_size, seed, shuffle)
+    x, y = _pipeline_parts(dataset)[0]
     num_train = len(dataset.x_train)
     return (
-        tf.data.Dataset.from_tensor_slices((dataset.x_train, dataset.y_train))
+        tf.data.Dataset.range(num_train)
         .shuffle(num_train, seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
+        .map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows)))
         .prefetch(tf.data.AUTOTUNE)
     )
 
 
-def validation_batches(dataset, batch_size=1024):
-    import tensorflow as tf
+def validation_batches(dataset):
+    return _pipeline_parts(dataset)[1]
 
-    return tf.data.Dataset.from_tensor_slices((dataset.x_val, dataset.y_val)).batch(batch_size).cache()
+
+def compile_model(model, config, steps_per_epoch):
+    backend = keras.backend.backend()
+    model.compile(
+        optimizer=factory.make_optimizer(config, steps_per_epoch),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        # JAX without jit runs op by op; its compiled step is XLA's.
+        jit_compile=config["jit_compile"] or backend == "jax",
+        # Several steps per call of the compiled train function: on a model this small, Keras's
+        # per-call Python overhead otherwise costs more than the step itself. Keras's PyTorch
+        # trainer takes one step per call only.
+        steps_per_execution=1 if backend == "torch" else config["steps_per_execution"],
+    )
 
 
 def train_run(config, run_dir, verbose=0, callbacks=None):
@@ -110,38 +167,52 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
     """
     started = time.perf_counter()
     os.makedirs(run_dir, exist_ok=True)
+    if config["backend"] != keras.backend.backend():
+        raise RuntimeError(
+            f"backend={config['backend']!r} asked for, but this process runs Keras on {keras.backend.backend()!r}"
+        )
     keras.utils.set_random_seed(config["seed"])
-    strategy = distribution_strategy(config["distribute"])
     dataset = get_dataset(config)
     num_train = len(dataset.x_train)
     batch_size = num_train if config["batch_size"] == "full" else min(config["batch_size"], num_train)
     steps_per_epoch = math.ceil(num_train / batch_size)
 
-    # Under MirroredStrategy the model's and optimizer's variables are mirrored on every replica
-    # and each batch of `batch_size` (the global batch) is split between them.
-    with strategy.scope():
-        model = models.build_model(config, dataset)
-        model.compile(
-            optimizer=factory.make_optimizer(config, steps_per_epoch),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-            jit_compile=config["jit_compile"],
-            # Several steps per call of the compiled train function: on a model this small, Keras's
-            # per-call Python overhead otherwise costs more than the step itself.
-            steps_per_execution=config["steps_per_execution"],
-        )
+    build = lambda: models.build_model(config, dataset)  # noqa: E731
+    compile_ = lambda model: compile_model(model, config, steps_per_epoch)  # noqa: E731
+    if config["distribute"] != "none":
+        # Under MirroredStrategy the model's and optimizer's variables are mirrored on every
+        # replica and each batch of `batch_size` (the global batch) is split between them.
+        strategy = distribution_strategy(config["distribute"])
+        with strategy.scope():
+            model, reused = build(), False
+            compile_(model)
+        replicas = strategy.num_replicas_in_sync
+    elif COMPILED_MODELS is None:
+        model, reused, replicas = build(), False, 1
+        compile_(model)
+    else:
+        (model, reused), replicas = COMPILED_MODELS.acquire(config, build, compile_), 1
     timer = UpdateTimer()
     early = EarlyLossRecorder(config["record_steps"])
     probe = (dataset.x_train[:batch_size], dataset.y_train[:batch_size])
     visibility = (callbacks or make_callbacks)(config, run_dir, probe, initial_loss(model, probe))
+    if config["backend"] == "tensorflow":
+        train = training_batches(dataset, batch_size, config["seed"], config["shuffle"])
+        validation = validation_batches(dataset)
+    else:
+        train = ShuffledBatches(dataset.x_train, dataset.y_train, batch_size, config["seed"])
+        validation = (dataset.x_val, dataset.y_val)
     history = model.fit(
-        training_batches(dataset, batch_size, config["seed"], config["shuffle"]),
+        train,
         epochs=config["epochs"],
-        validation_data=validation_batches(dataset),
+        validation_data=validation,
+        validation_batch_size=None if config["backend"] == "tensorflow" else 1024,
         shuffle=False,  # the pipeline reshuffles; Keras's flag applies to arrays only
         callbacks=[timer, early, *visibility],
         verbose=verbose,
     )
+    if COMPILED_MODELS is not None and config["distribute"] == "none":
+        COMPILED_MODELS.release(config, model)
     guard = next((c for c in visibility if isinstance(c, DivergenceGuard)), None)
     status, reason = ("diverged", guard.record["message"]) if guard and guard.record else ("ok", "")
     metrics = final_metrics(history.history, timer, steps_per_epoch, batch_size)
@@ -156,8 +227,9 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
         "epochs_completed": len(history.history.get("loss", [])),
         "history": {k: [float(v) for v in values] for k, values in history.history.items()},
         "wall_time_s": time.perf_counter() - started,
+        "reused_compiled_model": reused,
         "versions": versions(),
-        "replicas": strategy.num_replicas_in_sync,
+        "replicas": replicas,
         "initial_loss": guard.initial_loss if guard else None,  # outcomes: did the loss ever fall below it?
     }
     if early.losses:
@@ -247,5 +319,6 @@ def versions():
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,
+        "backend": keras.backend.backend(),  # the one that ran: Keras picks it at import
         "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
     }

@@ -1,15 +1,23 @@
 """Where runs execute: in this process, or in `jobs` worker processes that each import
-TensorFlow once and train many runs, with the machine's cores split between them."""
+TensorFlow once and train many runs, with the machine's cores split between them.
+
+A worker keeps compiled models alive across its runs (experiments/run_cache.py), so each worker
+is handed, when it frees up, a run that can reuse the model it trained last, and otherwise one
+whose model no other worker holds: each architecture and optimizer is traced by as few workers
+as possible.
+"""
 
 import concurrent.futures
 import multiprocessing
 import os
+import sys
 import time
 import traceback
 import warnings
 
 from experiments import outcomes, rundir
 from experiments.cluster import this_node
+from experiments.run_cache import compiled_key
 
 
 def run_and_record(run, logdir, verbose=False, extra_callbacks=()):
@@ -65,8 +73,8 @@ def _is_noise(warning):
 
 
 class SerialPool:
-    def __init__(self, verbose=False):
-        _prepare_process()
+    def __init__(self, verbose=False, backend=None):
+        _prepare_process(backend=backend)
         self.verbose = verbose
 
     def map_runs(self, runs, logdir):
@@ -77,8 +85,11 @@ class SerialPool:
         pass
 
 
-def _prepare_process(threads=None):
-    """TensorFlow imported quietly, Keras's progress bars off, and the cores this process may use."""
+def _prepare_process(threads=None, backend=None):
+    """Keras on `backend` (None: KERAS_BACKEND, else TensorFlow) and TensorFlow imported quietly,
+    Keras's progress bars off, and the cores this process may use."""
+    if backend is not None:
+        select_backend(backend)
     from experiments.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -92,33 +103,76 @@ def _prepare_process(threads=None):
 
 
 class ProcessPool:
-    """`jobs` spawned processes (not forked: TensorFlow's runtime does not survive a fork)."""
+    """`jobs` spawned processes (not forked: TensorFlow's runtime does not survive a fork), one
+    executor each, so that the pool chooses which worker trains which run."""
 
-    def __init__(self, jobs, verbose=False):
+    def __init__(self, jobs, verbose=False, backend=None):
         threads = max(1, (os.cpu_count() or 1) // jobs)
         self.jobs, self.verbose = jobs, verbose
-        self._futures = {}
-        self._executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=jobs,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_prepare_process,
-            initargs=(threads,),
-        )
+        context = multiprocessing.get_context("spawn")
+        self._workers = [
+            concurrent.futures.ProcessPoolExecutor(
+                1, context, initializer=_prepare_process, initargs=(threads, backend)
+            )
+            for _ in range(jobs)
+        ]
+        for worker in self._workers:  # start them now: TensorFlow's import overlaps the planning
+            worker.submit(int)
+        self._last_keys = [None] * jobs
+        self._running = {}
 
     def map_runs(self, runs, logdir):
         # Runs start as workers free up; the progress line names the finished ones.
-        futures = {self._executor.submit(run_and_record, run, logdir, self.verbose): run for run in runs}
-        self._futures = futures
-        for future in concurrent.futures.as_completed(futures):
-            yield futures[future], future.result()
+        pending = list(runs)
+        running = self._running = {}
+        for index in range(min(len(self._workers), len(pending))):
+            self._submit(index, pending, running, logdir)
+        while running:
+            done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                index, run = running.pop(future)
+                if pending:
+                    self._submit(index, pending, running, logdir)
+                yield run, future.result()
+
+    def _submit(self, index, pending, running, logdir):
+        held = {self._last_keys[i] for i, _ in running.values()}
+        run = pick_run(pending, self._last_keys[index], held)
+        pending.remove(run)
+        self._last_keys[index] = compiled_key(run.config)
+        running[self._workers[index].submit(run_and_record, run, logdir, self.verbose)] = (index, run)
 
     def running(self):
-        """Runs training now (the executor marks one more queued call as running)."""
-        return min(self.jobs, sum(future.running() for future in self._futures))
+        """Runs training now: one per worker at most, each worker holding one run at a time."""
+        return sum(future.running() for future in self._running)
 
     def close(self):
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for worker in self._workers:
+            worker.shutdown(wait=False, cancel_futures=True)
 
 
-def make_pool(jobs, verbose=False):
-    return SerialPool(verbose) if jobs == 1 else ProcessPool(jobs, verbose)
+def pick_run(pending, last_key, held_keys):
+    """The next run for a worker that last trained a model of `last_key`: one of the same key
+    if any, else one whose key no busy worker holds, else the first pending run."""
+    keys = [compiled_key(run.config) for run in pending]
+    for wanted in (lambda key: key == last_key, lambda key: key not in held_keys):
+        for run, key in zip(pending, keys):
+            if wanted(key):
+                return run
+    return pending[0]
+
+
+def make_pool(jobs, verbose=False, backend=None):
+    return SerialPool(verbose, backend) if jobs == 1 else ProcessPool(jobs, verbose, backend)
+
+
+def select_backend(backend):
+    """Keras reads KERAS_BACKEND once, when first imported: set it before, or fail clearly."""
+    if "keras" in sys.modules:
+        running = sys.modules["keras"].backend.backend()
+        if running != backend:
+            raise RuntimeError(
+                f"backend={backend!r} asked for, but Keras already runs on {running!r} in this process; "
+                f"set KERAS_BACKEND={backend} before starting it, or use --jobs 2 or more"
+            )
+    os.environ["KERAS_BACKEND"] = backend

@@ -1,0 +1,149 @@
+"""Compiled models kept alive across the runs of one process: trace the train step once, not per run.
+
+Tracing and compiling Keras's train and test functions costs seconds; a digits run trains for a
+fraction of one. Runs that share an architecture, an optimizer (class and hyperparameters) and a
+batch size share one compiled model here. Between runs it is reset to exactly the state a fresh
+build would start from:
+
+- weights: those a fresh build from the run's seed draws. Each layer's initializers are called
+  again with their seeds moved by the change of run seed (the builder derives each layer's seed
+  from the run's); the first reuse of each model checks this against a fresh build, and a model
+  where it does not hold is reset from a fresh build every time (built, not compiled, copied);
+- optimizer: every variable (iteration count, moments, accumulators) back to its value right
+  after `optimizer.build`, then the run's learning rate assigned to the rate's variable (Keras
+  keeps a float learning rate in a variable, so the traced step reads the new value);
+- compiled metrics are reset by `fit` at every epoch.
+
+What may differ between runs sharing an entry is what `compiled_key` leaves out: the seed, the
+logging settings, and (for a constant learning rate) the learning rate and the number of epochs.
+Everything else, including settings this module does not know, keeps runs apart.
+
+`compiled_key` imports nothing heavy: the worker pools call it in a process without TensorFlow to
+send runs of one key to the same worker.
+"""
+
+import collections
+import json
+
+import numpy as np
+
+# Settings that never reach the traced graphs: callbacks and the loop read them in Python.
+RUNTIME_SETTINGS = ("seed", "log_every_steps", "stats_every_steps", "record_steps", "divergence_factor")
+# Read by the traced graph only through a schedule: free when the learning rate is a constant.
+CONSTANT_RATE_SETTINGS = ("learning_rate", "epochs")
+
+
+def has_constant_learning_rate(config):
+    """Whether the optimizer gets a float rate (a variable), not a schedule (constants in the graph)."""
+    return config["schedule"] == "constant" and not config["warmup_epochs"]
+
+
+def compiled_key(config):
+    """Runs with equal keys can share one compiled model."""
+    free = set(RUNTIME_SETTINGS)
+    if has_constant_learning_rate(config):
+        free.update(CONSTANT_RATE_SETTINGS)
+    return json.dumps({k: v for k, v in config.items() if k not in free}, sort_keys=True)
+
+
+def redrawn_weights(model, seed_shift):
+    """`{variable path: value}` from each layer's initializers with their seeds moved by
+    `seed_shift`, or None when a variable has no `<name>_initializer` on its layer."""
+    values = {}
+    for layer in model.layers:
+        for variable in layer.weights:
+            initializer = getattr(layer, f"{variable.name}_initializer", None)
+            if initializer is None:
+                return None
+            config = initializer.get_config()
+            if isinstance(config.get("seed"), int):
+                config["seed"] += seed_shift
+            values[variable.path] = type(initializer).from_config(config)(variable.shape, dtype=variable.dtype)
+    return values
+
+
+class _Entry:
+    def __init__(self, model, seed):
+        self.model, self.seed = model, seed
+        optimizer = model.optimizer
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        self.optimizer_variables = list(optimizer.variables)
+        self.initial_optimizer_values = [v.numpy().copy() for v in self.optimizer_variables]
+        self.train_function = None  # set after the first fit traced it
+        self.redraw_checked = self.redraw_holds = False
+
+    def reset_weights(self, seed, build):
+        if self.redraw_checked and not self.redraw_holds:
+            self.model.set_weights(build().get_weights())
+            return
+        values = redrawn_weights(self.model, seed - self.seed)
+        if not self.redraw_checked:
+            fresh = {v.path: v.numpy() for v in build().weights}
+            self.redraw_checked = True
+            self.redraw_holds = values is not None and values.keys() == fresh.keys() and all(
+                np.array_equal(np.asarray(values[path]), fresh[path]) for path in fresh
+            )
+            if not self.redraw_holds:
+                values = fresh
+        for variable in self.model.weights:
+            variable.assign(values[variable.path])
+
+    def reset(self, seed, build, learning_rate):
+        self.reset_weights(seed, build)
+        for variable, value in zip(self.optimizer_variables, self.initial_optimizer_values):
+            variable.assign(value)
+        if learning_rate is not None:
+            self.model.optimizer.learning_rate = learning_rate
+
+    def unchanged(self):
+        """False when something (a callback) retraced the step, e.g. by wrapping the schedule."""
+        return self.train_function is None or self.model.train_function is self.train_function
+
+
+class CompiledModels:
+    """Up to `capacity` compiled models of this process, least recently used dropped first."""
+
+    def __init__(self, capacity=8):
+        self.capacity = capacity
+        self._entries = collections.OrderedDict()
+        self.hits = self.misses = 0
+
+    def acquire(self, config, build, compile_model):
+        """The model to train `config` with, and whether it was reused.
+
+        `build()` returns the run's freshly built (uncompiled) model; `compile_model(model)`
+        compiles it. On a hit the fresh model only lends its weights to the compiled one.
+        Call `release(config, model)` after a run that ended normally; a run that raised
+        leaves its entry out (its state is unknown).
+        """
+        key = compiled_key(config)
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            self.misses += 1
+            model = build()
+            compile_model(model)
+            entry = _Entry(model, config["seed"])
+            reused = False
+        else:
+            self.hits += 1
+            entry.reset(config["seed"], build, config["learning_rate"] if has_constant_learning_rate(config) else None)
+            reused = True
+        self._pending = (key, entry)
+        return entry.model, reused
+
+    def release(self, config, model):
+        key, entry = self._pending
+        self._pending = None
+        if key != compiled_key(config) or entry.model is not model:
+            raise ValueError("release() takes the config and model of the last acquire()")
+        if entry.train_function is None:
+            entry.train_function = model.train_function
+        if not entry.unchanged():
+            return
+        self._entries[key] = entry
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def clear(self):
+        self._entries.clear()

@@ -1,0 +1,173 @@
+"""Reused compiled models give the numbers of a fresh model: every metric and every history
+value equal bit for bit, for each optimizer, with batch normalization, with a schedule, after a
+run that diverged; and runs whose graphs differ never share a model."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from experiments import run_cache, training
+from experiments.settings import resolve
+
+TINY = {"epochs": 2, "limit": 240, "width": 8, "batch_size": 32}
+CASES = {
+    "sgd": {"optimizer": "sgd", "learning_rate": 0.05},
+    "sgd_nesterov": {"optimizer": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
+    "sgd_ema": {"optimizer": "sgd", "learning_rate": 0.05, "momentum": 0.9, "momentum_form": "ema"},
+    "adagrad": {"optimizer": "adagrad", "learning_rate": 0.05},
+    "rmsprop_centered": {"optimizer": "rmsprop", "learning_rate": 0.003, "centered": True, "momentum": 0.5},
+    "adam_amsgrad": {"optimizer": "adam", "learning_rate": 0.003, "amsgrad": True},
+    "adam_no_bias_correction": {"optimizer": "adam", "learning_rate": 0.003, "bias_correction": False},
+    "keras_adam": {"optimizer": "keras_adam", "learning_rate": 0.003},
+    "batch_norm": {"optimizer": "sgd", "learning_rate": 0.05, "momentum": 0.9, "batch_norm": True},
+    "schedule": {"optimizer": "sgd", "learning_rate": 0.1, "schedule": "cosine", "warmup_epochs": 0.5},
+}
+COMPARED = ("status", "reason", "history", "epochs_completed", "early_steps")
+
+
+def _numbers(record):
+    """What must not depend on the path: everything but wall times and speed."""
+    metrics = {k: v for k, v in record["metrics"].items() if k not in ("ms_per_update", "samples_per_second")}
+    return {"metrics": metrics, **{k: record.get(k) for k in COMPARED}}
+
+
+def _train(config, run_dir, cache):
+    saved = training.COMPILED_MODELS
+    training.COMPILED_MODELS = cache
+    try:
+        return training.train_run(config, str(run_dir))
+    finally:
+        training.COMPILED_MODELS = saved
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_reused_model_gives_the_fresh_models_numbers(case, tmp_path):
+    settings = {**TINY, **CASES[case], "record_steps": 5}
+    config = resolve({**settings, "seed": 2})
+    cache = run_cache.CompiledModels()
+    # The entry first trains another seed (and, with a constant rate, another rate and length).
+    if run_cache.has_constant_learning_rate(config):
+        first = resolve({**settings, "seed": 1, "learning_rate": settings["learning_rate"] * 3, "epochs": 1})
+    else:
+        first = resolve({**settings, "seed": 1})
+    warm = _train(first, tmp_path / "first", cache)
+    assert warm["reused_compiled_model"] is False
+    reused = _train(config, tmp_path / "reused", cache)
+    fresh = _train(config, tmp_path / "fresh", None)
+    assert reused["reused_compiled_model"] is True and fresh["reused_compiled_model"] is False
+    assert _numbers(reused) == _numbers(fresh)
+
+
+def test_after_a_diverged_run_the_next_run_starts_clean(tmp_path):
+    settings = {**TINY, "optimizer": "adam", "amsgrad": True}
+    cache = run_cache.CompiledModels()
+    diverged = _train(resolve({**settings, "learning_rate": 1e6, "seed": 1}), tmp_path / "bad", cache)
+    assert diverged["status"] == "diverged"
+    config = resolve({**settings, "learning_rate": 0.003, "seed": 1})
+    reused = _train(config, tmp_path / "reused", cache)
+    assert reused["reused_compiled_model"] is True and reused["status"] == "ok"
+    assert _numbers(reused) == _numbers(_train(config, tmp_path / "fresh", None))
+
+
+def test_reused_model_equals_a_fresh_process(tmp_path):
+    """The strongest reference: a new Python process that trains only this run."""
+    settings = {**TINY, "optimizer": "rmsprop", "learning_rate": 0.003, "batch_norm": True}
+    config = resolve({**settings, "seed": 4})
+    cache = run_cache.CompiledModels()
+    _train(resolve({**settings, "seed": 3, "learning_rate": 0.01}), tmp_path / "first", cache)
+    reused = _train(config, tmp_path / "reused", cache)
+    script = (
+        "import json, sys; from experiments.training import train_run; "
+        "record = train_run(json.loads(sys.argv[1]), sys.argv[2]); print(json.dumps(record))"
+    )
+    env = {**os.environ, "OPTIMIZATION_LAB_FRESH_MODELS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(config), str(tmp_path / "process")],
+        check=True, capture_output=True, text=True, env=env, cwd=os.path.dirname(os.path.dirname(__file__)),
+    ).stdout  # fmt: skip
+    fresh = json.loads(out.strip().splitlines()[-1])
+    assert fresh["reused_compiled_model"] is False
+    assert _numbers(reused) == _numbers(fresh)
+
+
+def test_runs_that_trace_different_graphs_do_not_share_a_model():
+    base = resolve({"optimizer": "sgd", "learning_rate": 0.1})
+    key = run_cache.compiled_key
+    # Free: the seed, logging, and a constant rate with the run's length.
+    assert key(base) == key({**base, "seed": 7, "learning_rate": 0.5, "epochs": 3, "log_every_steps": 32})
+    # Apart: anything in the graph.
+    for change in ({"momentum": 0.9}, {"batch_size": 64}, {"width": 16}, {"batch_norm": True},
+                   {"optimizer": "keras_sgd"}, {"jit_compile": True}, {"steps_per_execution": 8}):  # fmt: skip
+        assert key({**base, **change}) != key(base), change
+    # A schedule bakes its rate and length into the graph.
+    cosine = resolve({"optimizer": "sgd", "learning_rate": 0.1, "schedule": "cosine"})
+    assert key(cosine) != key({**cosine, "learning_rate": 0.2})
+    assert key(cosine) != key({**cosine, "epochs": 3})
+    assert key(cosine) == key({**cosine, "seed": 5})
+
+
+def test_training_batches_are_those_of_shuffling_the_examples_themselves():
+    import numpy as np
+    import tensorflow as tf
+
+    config = resolve({"limit": 150, "seed": 3})
+    dataset = training.get_dataset(config)
+    keras_seed = 3
+    tf.random.set_seed(keras_seed)
+    batches = training.training_batches(dataset, 32, 3)
+    ours = [[(x.numpy(), y.numpy()) for x, y in batches] for _ in range(2)]
+    tf.random.set_seed(keras_seed)
+    reference = (
+        tf.data.Dataset.from_tensor_slices((dataset.x_train, dataset.y_train))
+        .shuffle(len(dataset.x_train), seed=3, reshuffle_each_iteration=True)
+        .batch(32)
+    )
+    expected = [[(x.numpy(), y.numpy()) for x, y in reference] for _ in range(2)]
+    assert ours[0][0][0].shape == (32, dataset.num_features)
+    assert not np.array_equal(ours[0][0][1], ours[1][0][1])  # reshuffled each epoch
+    for epoch_ours, epoch_expected in zip(ours, expected):
+        assert len(epoch_ours) == len(epoch_expected)
+        for (x, y), (x_ref, y_ref) in zip(epoch_ours, epoch_expected):
+            np.testing.assert_array_equal(x, x_ref)
+            np.testing.assert_array_equal(y, y_ref)
+
+
+@pytest.mark.parametrize("initializer", ["he_normal", "glorot_uniform", "unit_normal", "tiny"])
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_redrawn_weights_are_a_fresh_builds(initializer, batch_norm):
+    import numpy as np
+
+    from experiments.models import build_mlp
+
+    def build(seed):
+        return build_mlp(64, 10, width=8, initializer=initializer, batch_norm=batch_norm, seed=seed)
+
+    redrawn = run_cache.redrawn_weights(build(3), seed_shift=4)
+    fresh = {v.path: v.numpy() for v in build(7).weights}
+    assert redrawn.keys() == fresh.keys()
+    for path, value in fresh.items():
+        np.testing.assert_array_equal(np.asarray(redrawn[path]), value)
+
+
+def test_a_builder_whose_seeds_do_not_follow_the_run_seed_is_reset_from_fresh_builds():
+    import numpy as np
+
+    from experiments.models import build_mlp
+
+    def build(seed):
+        return build_mlp(16, 3, width=4, seed=seed * 7)  # not "run seed + layer offset"
+
+    def compile_model(model):
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+
+    cache = run_cache.CompiledModels()
+    config = resolve({"width": 4})
+    for seed in (1, 2, 3):
+        model, _ = cache.acquire({**config, "seed": seed}, lambda: build(seed), compile_model)
+        for variable, expected in zip(model.weights, build(seed).weights):
+            np.testing.assert_array_equal(variable.numpy(), expected.numpy())
+        cache.release({**config, "seed": seed}, model)
+    assert cache.hits == 2

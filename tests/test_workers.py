@@ -1,0 +1,54 @@
+"""Worker pools: which run a free worker gets, the process pool's records equal the serial ones,
+and the command line's output into a closed pipe ends quietly."""
+
+import os
+import subprocess
+import sys
+
+from experiments import workers
+from experiments.settings import resolve
+from experiments.sweep import PlannedRun
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(name, **settings):
+    return PlannedRun("e", name, name, "final", resolve(settings))
+
+
+def test_a_free_worker_gets_a_run_that_reuses_its_model_else_one_nobody_holds():
+    a1, a2 = _run("a1", seed=1), _run("a2", seed=2, learning_rate=0.5)  # one compiled model
+    b1 = _run("b1", optimizer="sgd")
+    c1 = _run("c1", optimizer="rmsprop")
+    key = workers.compiled_key
+    assert workers.pick_run([b1, a2, c1], key(a1.config), held_keys=set()) is a2
+    assert workers.pick_run([b1, c1], key(a1.config), held_keys={key(b1.config)}) is c1
+    assert workers.pick_run([b1], key(a1.config), held_keys={key(b1.config)}) is b1
+
+
+def test_process_pool_records_equal_the_serial_ones(tmp_path):
+    settings = {"epochs": 1, "limit": 120, "width": 4}
+    runs = [_run(f"r{i}", seed=i % 2, optimizer=("sgd", "adam")[i // 2], **settings) for i in range(4)]
+    serial = {run.run_id: record for run, record in workers.SerialPool().map_runs(runs, str(tmp_path / "serial"))}
+    pool = workers.ProcessPool(2)
+    try:
+        parallel = {run.run_id: record for run, record in pool.map_runs(runs, str(tmp_path / "parallel"))}
+    finally:
+        pool.close()
+    assert sorted(parallel) == sorted(serial) == sorted(run.run_id for run in runs)
+    for run_id, record in serial.items():
+        assert parallel[run_id]["status"] == record["status"] == "ok"
+        assert parallel[run_id]["history"] == record["history"]
+
+
+def test_dry_run_into_a_closed_pipe_ends_quietly():
+    listing = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "experiments", "run.py"), "--dry-run", "--size", "full",
+         "optimizers", "learning_rate", "batch_size", "momentum", "schedules"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    listing.stdout.readline()
+    listing.stdout.close()  # what `| head -1` does
+    stderr = listing.stderr.read().decode()
+    listing.wait(timeout=60)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
