@@ -37,7 +37,8 @@ def test_process_pool_records_equal_the_serial_ones(tmp_path):
         pool.close()
     assert sorted(parallel) == sorted(serial) == sorted(run.run_id for run in runs)
     for run_id, record in serial.items():
-        assert parallel[run_id]["status"] == record["status"] == "ok"
+        # One epoch of a 4-unit net need not learn: what matters is that both pools agree.
+        assert parallel[run_id]["status"] == record["status"] in ("ok", "did_not_learn")
         assert parallel[run_id]["history"] == record["history"]
 
 
