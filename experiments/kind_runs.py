@@ -45,15 +45,13 @@ class _CallbackPool:
         self._pool = SerialPool()
         self.callbacks_for = callbacks_for
 
-    def map_runs(self, runs, logdir, on_start=None):
+    def map_runs(self, runs, logdir):
         from experiments.workers import run_and_record
 
         if self.callbacks_for is None:
-            yield from self._pool.map_runs(runs, logdir, on_start)
+            yield from self._pool.map_runs(runs, logdir)
             return
         for run in runs:
-            if on_start:
-                on_start(run)
             yield run, run_and_record(run, logdir, extra_callbacks=self.callbacks_for(run))
 
 

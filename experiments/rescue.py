@@ -158,7 +158,7 @@ def _seed(record):
 def _changes(exp_dir, label, seeds):
     """How many seeds of an arm had their rate changed mid-run: rollbacks or applied edits."""
     from callbacks.divergence_guard import ROLLBACKS_FILE
-    from callbacks.hyperparameter_control import CHANGES_FILENAME
+    from callbacks.learning_rate_control import CHANGES_FILENAME
 
     changed = 0
     for seed in range(seeds):

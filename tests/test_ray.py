@@ -22,7 +22,6 @@ RUN_PY = os.path.join(REPO, "experiments", "run.py")
 TINY = """
     description = "tiny sweep"
     question = "same numbers on a cluster?"
-    analysis = "learning_rate"
     seeds = 2
     [fixed]
     optimizer = "sgd"
