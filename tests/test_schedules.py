@@ -272,8 +272,10 @@ def test_cosine_warmup_equals_keras_builtin_at_every_step(arguments):
     steps = np.concatenate([np.arange(80), [100, 1000, 12345]])
     ours = CosineDecay(**arguments)
     theirs = keras.optimizers.schedules.CosineDecay(**arguments)
-    # Same formula, same float32 operations: equal, not just close.
-    np.testing.assert_array_equal(values_at(ours, steps), values_at(theirs, steps))
+    # Same formula, same float32 operations: equal on TensorFlow, not just close. JAX's
+    # float32 cos/where round differently by up to an ulp (measured 1.1e-7 relative).
+    rtol = 0.0 if keras.backend.backend() == "tensorflow" else 3e-7
+    np.testing.assert_allclose(values_at(ours, steps), values_at(theirs, steps), rtol=rtol, atol=0)
     assert ours.get_config() == theirs.get_config()
 
 
