@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pyproject.toml's optional extras the tests need: the other Keras backends and Ray.
+EXTRAS := jax,torch,ray
 
 .PHONY: install run test benchmarks clean
 
@@ -13,14 +15,17 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet -e ".[ray]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python experiments/run.py $(ARGS)
 
+# The whole suite on TensorFlow, then the tests marked all_backends on JAX and PyTorch.
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -m all_backends $(ARGS)
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -m all_backends $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

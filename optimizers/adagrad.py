@@ -3,15 +3,16 @@
 import keras
 from keras import ops
 
+from optimizers.base_arguments import document_base_arguments
 from optimizers.validation import (
     check_bool,
     check_learning_rate,
     check_non_negative,
-    check_positive,
 )
 
 
 @keras.saving.register_keras_serializable(package="optimizers")
+@document_base_arguments
 class Adagrad(keras.optimizers.Optimizer):
     """AdaGrad: divide each parameter's step by the root of its summed squared gradients.
 
@@ -45,12 +46,11 @@ class Adagrad(keras.optimizers.Optimizer):
             arguments. Defaults to `0.001`.
         initial_accumulator_value: float >= 0, starting value of the accumulators.
             Defaults to `0.1`.
-        epsilon: float > 0, keeps the division finite. Defaults to `1e-7`.
+        epsilon: float >= 0, keeps the division finite (0 is allowed, as in Keras). Defaults to `1e-7`.
         epsilon_inside_sqrt: bool, see above. Defaults to `True` (Keras).
-        name: String, defaults to `"adagrad"`.
-        **kwargs: Keras's base optimizer arguments (`weight_decay`, `clipnorm`, `clipvalue`,
-            `global_clipnorm`, `use_ema`, `ema_momentum`, `ema_overwrite_frequency`,
-            `loss_scale_factor`, `gradient_accumulation_steps`), applied by Keras's base class.
+        name: String, or `None` (default) for Keras's unique automatic name: `"adagrad"`,
+            then `"adagrad_1"`, ...
+        **kwargs: Keras's base optimizer arguments, listed at the end.
 
     References:
         - [Duchi et al., 2011](http://www.jmlr.org/papers/volume12/duchi11a/duchi11a.pdf).
@@ -63,14 +63,14 @@ class Adagrad(keras.optimizers.Optimizer):
         epsilon=1e-7,
         *,
         epsilon_inside_sqrt=True,
-        name="adagrad",
+        name=None,
         **kwargs,
     ):
         super().__init__(learning_rate=check_learning_rate(learning_rate), name=name, **kwargs)
         self.initial_accumulator_value = check_non_negative(
             "initial_accumulator_value", initial_accumulator_value
         )
-        self.epsilon = check_positive("epsilon", epsilon)
+        self.epsilon = check_non_negative("epsilon", epsilon)
         self.epsilon_inside_sqrt = check_bool("epsilon_inside_sqrt", epsilon_inside_sqrt)
 
     def build(self, var_list):
@@ -89,7 +89,6 @@ class Adagrad(keras.optimizers.Optimizer):
         # An Embedding's gradient is a sparse tf.IndexedSlices with one slice per lookup, so a
         # row looked up twice comes twice; reshaping makes it dense, repeats summed, and the
         # squares below are of the gradient, not of its pieces ((a + b)**2, not a**2 + b**2).
-        # A dense gradient passes through without a copy (adding it to zeros cost two passes).
         gradient = ops.reshape(gradient, variable.shape)
         accumulator = self._accumulators[self._get_variable_index(variable)]
 

@@ -3,15 +3,17 @@
 import keras
 from keras import ops
 
+from optimizers.base_arguments import document_base_arguments
 from optimizers.validation import (
     check_bool,
     check_learning_rate,
-    check_positive,
+    check_non_negative,
     check_unit_interval,
 )
 
 
 @keras.saving.register_keras_serializable(package="optimizers")
+@document_base_arguments
 class Adam(keras.optimizers.Optimizer):
     """Adam: an EMA of gradients (momentum) divided by the root of an EMA of their squares.
 
@@ -62,15 +64,14 @@ class Adam(keras.optimizers.Optimizer):
             arguments. Defaults to `0.001`.
         beta_1: float in [0, 1), decay rate of the first moment. Defaults to `0.9`.
         beta_2: float in [0, 1), decay rate of the second moment. Defaults to `0.999`.
-        epsilon: float > 0, keeps the division finite. Defaults to `1e-7`.
+        epsilon: float >= 0, keeps the division finite (0 is allowed, as in Keras). Defaults to `1e-7`.
         amsgrad: bool, whether to apply AMSGrad. Defaults to `False`.
         bias_correction: bool, whether to divide the moments by `1 - beta ** t`.
             Defaults to `True`.
         epsilon_inside_sqrt: bool, see above. Defaults to `False` (Keras).
-        name: String, defaults to `"adam"`.
-        **kwargs: Keras's base optimizer arguments (`weight_decay`, `clipnorm`, `clipvalue`,
-            `global_clipnorm`, `use_ema`, `ema_momentum`, `ema_overwrite_frequency`,
-            `loss_scale_factor`, `gradient_accumulation_steps`), applied by Keras's base class.
+        name: String, or `None` (default) for Keras's unique automatic name: `"adam"`,
+            then `"adam_1"`, ...
+        **kwargs: Keras's base optimizer arguments, listed at the end.
 
     References:
         - [Kingma & Ba, 2014](http://arxiv.org/abs/1412.6980).
@@ -87,13 +88,13 @@ class Adam(keras.optimizers.Optimizer):
         *,
         bias_correction=True,
         epsilon_inside_sqrt=False,
-        name="adam",
+        name=None,
         **kwargs,
     ):
         super().__init__(learning_rate=check_learning_rate(learning_rate), name=name, **kwargs)
         self.beta_1 = check_unit_interval("beta_1", beta_1)
         self.beta_2 = check_unit_interval("beta_2", beta_2)
-        self.epsilon = check_positive("epsilon", epsilon)
+        self.epsilon = check_non_negative("epsilon", epsilon)
         self.amsgrad = check_bool("amsgrad", amsgrad)
         self.bias_correction = check_bool("bias_correction", bias_correction)
         self.epsilon_inside_sqrt = check_bool("epsilon_inside_sqrt", epsilon_inside_sqrt)
@@ -115,7 +116,6 @@ class Adam(keras.optimizers.Optimizer):
         # An Embedding's gradient is a sparse tf.IndexedSlices with one slice per lookup, so a
         # row looked up twice comes twice; reshaping makes it dense, repeats summed, and the
         # squares below are of the gradient, not of its pieces ((a + b)**2, not a**2 + b**2).
-        # A dense gradient passes through without a copy (adding it to zeros cost two passes).
         gradient = ops.reshape(gradient, variable.shape)
         index = self._get_variable_index(variable)
         m = self._momentums[index]

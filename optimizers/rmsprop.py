@@ -3,15 +3,17 @@
 import keras
 from keras import ops
 
+from optimizers.base_arguments import document_base_arguments
 from optimizers.validation import (
     check_bool,
     check_learning_rate,
-    check_positive,
+    check_non_negative,
     check_unit_interval,
 )
 
 
 @keras.saving.register_keras_serializable(package="optimizers")
+@document_base_arguments
 class RMSprop(keras.optimizers.Optimizer):
     """RMSprop: divide each step by the root of an exponentially weighted mean of squared gradients.
 
@@ -51,14 +53,13 @@ class RMSprop(keras.optimizers.Optimizer):
             arguments. Defaults to `0.001`.
         rho: float in [0, 1), decay rate of the mean of squared gradients. Defaults to `0.9`.
         momentum: float in [0, 1). Defaults to `0.0`.
-        epsilon: float > 0, keeps the division finite. Defaults to `1e-7`.
+        epsilon: float >= 0, keeps the division finite (0 is allowed, as in Keras). Defaults to `1e-7`.
         centered: bool; if True, normalize by an estimate of the gradient's variance instead
             of its second moment. Defaults to `False`.
         epsilon_inside_sqrt: bool, see above. Defaults to `True` (Keras).
-        name: String, defaults to `"rmsprop"`.
-        **kwargs: Keras's base optimizer arguments (`weight_decay`, `clipnorm`, `clipvalue`,
-            `global_clipnorm`, `use_ema`, `ema_momentum`, `ema_overwrite_frequency`,
-            `loss_scale_factor`, `gradient_accumulation_steps`), applied by Keras's base class.
+        name: String, or `None` (default) for Keras's unique automatic name: `"rm_sprop"`,
+            then `"rm_sprop_1"`, ...
+        **kwargs: Keras's base optimizer arguments, listed at the end.
 
     References:
         - Hinton, 2012, [Lecture 6e of "Neural Networks for Machine Learning"](
@@ -75,13 +76,13 @@ class RMSprop(keras.optimizers.Optimizer):
         centered=False,
         *,
         epsilon_inside_sqrt=True,
-        name="rmsprop",
+        name=None,
         **kwargs,
     ):
         super().__init__(learning_rate=check_learning_rate(learning_rate), name=name, **kwargs)
         self.rho = check_unit_interval("rho", rho)
         self.momentum = check_unit_interval("momentum", momentum)
-        self.epsilon = check_positive("epsilon", epsilon)
+        self.epsilon = check_non_negative("epsilon", epsilon)
         self.centered = check_bool("centered", centered)
         self.epsilon_inside_sqrt = check_bool("epsilon_inside_sqrt", epsilon_inside_sqrt)
 
@@ -103,7 +104,6 @@ class RMSprop(keras.optimizers.Optimizer):
         # An Embedding's gradient is a sparse tf.IndexedSlices with one slice per lookup, so a
         # row looked up twice comes twice; reshaping makes it dense, repeats summed, and the
         # squares below are of the gradient, not of its pieces ((a + b)**2, not a**2 + b**2).
-        # A dense gradient passes through without a copy (adding it to zeros cost two passes).
         gradient = ops.reshape(gradient, variable.shape)
         index = self._get_variable_index(variable)
         rho = self.rho

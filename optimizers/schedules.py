@@ -109,13 +109,38 @@ def _step_as_float(step):
     return ops.cast(step, _DTYPE)
 
 
-def _decay_periods(step, decay_steps, staircase):
-    periods = ops.divide(_step_as_float(step), decay_steps)
-    return ops.floor(periods) if staircase else periods
+class _DecayPerPeriod(LearningRateSchedule):
+    """What the three decay forms share (Keras's arguments and config): a rate at step 0,
+    decayed by `decay_rate` per period of `decay_steps` steps, smoothly or at whole periods."""
+
+    _check_decay_rate = staticmethod(check_non_negative)
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
+        super().__init__()
+        self.initial_learning_rate = check_non_negative(
+            "initial_learning_rate", initial_learning_rate
+        )
+        self.decay_steps = check_positive("decay_steps", decay_steps)
+        self.decay_rate = self._check_decay_rate("decay_rate", decay_rate)
+        self.staircase = check_bool("staircase", staircase)
+        self.name = check_string("name", name)
+
+    def _periods(self, step):
+        periods = ops.divide(_step_as_float(step), self.decay_steps)
+        return ops.floor(periods) if self.staircase else periods
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
 
 
 @keras.saving.register_keras_serializable(package="optimizers")
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_DecayPerPeriod):
     """Inverse-time decay, the notes' `lr0 / (1 + decay * step)`.
 
     ```python
@@ -136,40 +161,17 @@ class InverseTimeDecay(LearningRateSchedule):
         name: String, defaults to `"InverseTimeDecay"`.
     """
 
-    def __init__(
-        self,
-        initial_learning_rate,
-        decay_steps,
-        decay_rate,
-        staircase=False,
-        name="InverseTimeDecay",
-    ):
-        super().__init__()
-        self.initial_learning_rate = check_non_negative(
-            "initial_learning_rate", initial_learning_rate
-        )
-        self.decay_steps = check_positive("decay_steps", decay_steps)
-        self.decay_rate = check_non_negative("decay_rate", decay_rate)
-        self.staircase = check_bool("staircase", staircase)
-        self.name = check_string("name", name)
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
         with keras.name_scope(self.name):
-            periods = _decay_periods(step, self.decay_steps, self.staircase)
+            periods = self._periods(step)
             return ops.divide(self.initial_learning_rate, 1.0 + self.decay_rate * periods)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
 
 
 @keras.saving.register_keras_serializable(package="optimizers")
-class ExponentialDecay(LearningRateSchedule):
+class ExponentialDecay(_DecayPerPeriod):
     """Exponential decay, the notes' `0.97 ** epoch_nb * lr0`.
 
     ```python
@@ -188,41 +190,20 @@ class ExponentialDecay(LearningRateSchedule):
         name: String, defaults to `"ExponentialDecay"`.
     """
 
-    def __init__(
-        self,
-        initial_learning_rate,
-        decay_steps,
-        decay_rate,
-        staircase=False,
-        name="ExponentialDecay",
-    ):
-        super().__init__()
-        self.initial_learning_rate = check_non_negative(
-            "initial_learning_rate", initial_learning_rate
-        )
-        self.decay_steps = check_positive("decay_steps", decay_steps)
-        self.decay_rate = check_positive("decay_rate", decay_rate)
-        self.staircase = check_bool("staircase", staircase)
-        self.name = check_string("name", name)
+    _check_decay_rate = staticmethod(check_positive)  # a factor: 0 would zero the rate
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
         with keras.name_scope(self.name):
-            periods = _decay_periods(step, self.decay_steps, self.staircase)
+            periods = self._periods(step)
             decay_rate = ops.convert_to_tensor(self.decay_rate, dtype=_DTYPE)
             return ops.multiply(self.initial_learning_rate, ops.power(decay_rate, periods))
 
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
-
 
 @keras.saving.register_keras_serializable(package="optimizers")
-class InverseSqrtDecay(LearningRateSchedule):
+class InverseSqrtDecay(_DecayPerPeriod):
     """Inverse-square-root decay, the notes' `k / sqrt(epoch_nb) * lr0`, defined at step 0.
 
     ```python
@@ -246,38 +227,15 @@ class InverseSqrtDecay(LearningRateSchedule):
         name: String, defaults to `"InverseSqrtDecay"`.
     """
 
-    def __init__(
-        self,
-        initial_learning_rate,
-        decay_steps,
-        decay_rate=1.0,
-        staircase=False,
-        name="InverseSqrtDecay",
-    ):
-        super().__init__()
-        self.initial_learning_rate = check_non_negative(
-            "initial_learning_rate", initial_learning_rate
-        )
-        self.decay_steps = check_positive("decay_steps", decay_steps)
-        self.decay_rate = check_non_negative("decay_rate", decay_rate)
-        self.staircase = check_bool("staircase", staircase)
-        self.name = check_string("name", name)
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate=1.0, staircase=False, name="InverseSqrtDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
         with keras.name_scope(self.name):
-            periods = _decay_periods(step, self.decay_steps, self.staircase)
+            periods = self._periods(step)
             return ops.divide(
                 self.initial_learning_rate, ops.sqrt(1.0 + self.decay_rate * periods)
             )
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
 
 
 @keras.saving.register_keras_serializable(package="optimizers")
@@ -324,28 +282,45 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
 @keras.saving.register_keras_serializable(package="optimizers")
 class CosineDecay(LearningRateSchedule):
-    """Half a cosine from `initial_learning_rate` down to `alpha * initial_learning_rate`.
+    """Half a cosine from a peak rate down to `alpha` times it, after an optional linear warm-up.
 
     ```python
-    progress = min(step, decay_steps) / decay_steps
-    lr = initial_learning_rate * (alpha + (1 - alpha) * 0.5 * (1 + cos(pi * progress)))
+    if warmup_target is None:                  # no warm-up: the peak is the first rate
+        peak, decay_step = initial_learning_rate, step
+    elif step < warmup_steps:                  # ramp from initial_learning_rate to the peak
+        return initial_learning_rate + (warmup_target - initial_learning_rate) * step / warmup_steps
+    else:
+        peak, decay_step = warmup_target, step - warmup_steps
+    progress = min(decay_step, decay_steps) / decay_steps
+    lr = peak * (alpha + (1 - alpha) * 0.5 * (1 + cos(pi * progress)))
     ```
 
-    After `decay_steps` the rate stays at `alpha * initial_learning_rate`. Same formula as
-    `keras.optimizers.schedules.CosineDecay` without its built-in warm-up; for warm-up wrap
-    this in `Warmup` (which matches Keras's `warmup_target`/`warmup_steps`).
+    After the decay the rate stays at `alpha * peak`. Same arguments, values and config as
+    `keras.optimizers.schedules.CosineDecay`, warm-up included; `Warmup(CosineDecay(...))` is
+    the same ramp written as a wrapper, for any schedule.
 
     Args:
         initial_learning_rate: float >= 0, the rate at step 0.
         decay_steps: number > 0, the steps the decay takes.
-        alpha: float in [0, 1], the final rate as a fraction of the first. Defaults to `0.0`.
+        alpha: float in [0, 1], the final rate as a fraction of the peak. Defaults to `0.0`.
         name: String, defaults to `"CosineDecay"`.
+        warmup_target: float >= 0, the peak the warm-up ramps to, or `None` (default) for no
+            warm-up (`warmup_steps` is then ignored, as in Keras).
+        warmup_steps: int >= 0, the length of the ramp. Defaults to `0`.
 
     References:
         - [Loshchilov & Hutter, 2016](https://arxiv.org/abs/1608.03983), SGDR.
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay"):
+    def __init__(
+        self,
+        initial_learning_rate,
+        decay_steps,
+        alpha=0.0,
+        name="CosineDecay",
+        warmup_target=None,
+        warmup_steps=0,
+    ):
         super().__init__()
         self.initial_learning_rate = check_non_negative(
             "initial_learning_rate", initial_learning_rate
@@ -353,16 +328,28 @@ class CosineDecay(LearningRateSchedule):
         self.decay_steps = check_positive("decay_steps", decay_steps)
         self.alpha = check_fraction("alpha", alpha)
         self.name = check_string("name", name)
+        if warmup_target is not None:
+            warmup_target = check_non_negative("warmup_target", warmup_target)
+        self.warmup_target = warmup_target
+        self.warmup_steps = check_non_negative_integer("warmup_steps", warmup_steps)
 
     def __call__(self, step):
         with keras.name_scope(self.name):
-            progress = ops.divide(
-                ops.minimum(_step_as_float(step), self.decay_steps), self.decay_steps
-            )
-            cosine = 0.5 * (1.0 + ops.cos(math.pi * progress))
-            return ops.multiply(
-                self.initial_learning_rate, self.alpha + (1.0 - self.alpha) * cosine
-            )
+            step = _step_as_float(step)
+            if self.warmup_target is None:
+                return self._decayed(self.initial_learning_rate, step)
+            decayed = self._decayed(self.warmup_target, ops.maximum(step - self.warmup_steps, 0.0))
+            if self.warmup_steps == 0:
+                return decayed
+            ramp = self.initial_learning_rate + (
+                self.warmup_target - self.initial_learning_rate
+            ) * (step / self.warmup_steps)
+            return ops.where(ops.less(step, self.warmup_steps), ramp, decayed)
+
+    def _decayed(self, peak, step):
+        progress = ops.divide(ops.minimum(step, self.decay_steps), self.decay_steps)
+        cosine = 0.5 * (1.0 + ops.cos(math.pi * progress))
+        return ops.multiply(peak, self.alpha + (1.0 - self.alpha) * cosine)
 
     def get_config(self):
         return {
@@ -370,6 +357,8 @@ class CosineDecay(LearningRateSchedule):
             "decay_steps": self.decay_steps,
             "alpha": self.alpha,
             "name": self.name,
+            "warmup_target": self.warmup_target,
+            "warmup_steps": self.warmup_steps,
         }
 
 
@@ -388,6 +377,8 @@ class Warmup(LearningRateSchedule):
     The rate is continuous at `warmup_steps`, where the warm-up ends on the schedule's value.
     At step 0 it is `initial_learning_rate`: 0 by default (as in Keras's `CosineDecay` warm-up
     example), so the first update does nothing; Goyal et al. start from a small positive rate.
+    `Warmup(CosineDecay(peak, n), w, initial_learning_rate=lr0)` is Keras's
+    `CosineDecay(lr0, n, warmup_target=peak, warmup_steps=w)`, also available here.
 
     Which step the wrapped schedule sees is `shift_steps`:
     - `True` (default): `step - warmup_steps`, so the schedule starts its own clock when the

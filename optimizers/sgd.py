@@ -3,12 +3,14 @@
 import keras
 from keras import ops
 
+from optimizers.base_arguments import document_base_arguments
 from optimizers.validation import check_bool, check_choice, check_learning_rate, check_unit_interval
 
 MOMENTUM_FORMS = ("keras", "ema")
 
 
 @keras.saving.register_keras_serializable(package="optimizers")
+@document_base_arguments
 class SGD(keras.optimizers.Optimizer):
     """Mini-batch stochastic gradient descent, with momentum and Nesterov momentum.
 
@@ -53,10 +55,9 @@ class SGD(keras.optimizers.Optimizer):
         momentum: float in [0, 1). Defaults to `0.0` (plain SGD).
         nesterov: bool, whether to use Nesterov momentum. Defaults to `False`.
         momentum_form: `"keras"` or `"ema"`, see above. Defaults to `"keras"`.
-        name: String, defaults to `"SGD"`.
-        **kwargs: Keras's base optimizer arguments (`weight_decay`, `clipnorm`, `clipvalue`,
-            `global_clipnorm`, `use_ema`, `ema_momentum`, `ema_overwrite_frequency`,
-            `loss_scale_factor`, `gradient_accumulation_steps`), applied by Keras's base class.
+        name: String, or `None` (default) for Keras's unique automatic name: `"sgd"`,
+            then `"sgd_1"`, ...
+        **kwargs: Keras's base optimizer arguments, listed at the end.
 
     References:
         - Polyak, 1964, "Some methods of speeding up the convergence of iteration methods".
@@ -71,7 +72,7 @@ class SGD(keras.optimizers.Optimizer):
         nesterov=False,
         *,
         momentum_form="keras",
-        name="SGD",
+        name=None,
         **kwargs,
     ):
         super().__init__(learning_rate=check_learning_rate(learning_rate), name=name, **kwargs)

@@ -13,11 +13,16 @@ from optimizer_cases import (
     KERAS_CLASSES,
     OUR_CLASSES,
     all_cases,
+    assert_matches_builtin,
+    assert_variables_match_builtin,
     family,
     make_problem,
     run_keras,
 )
 from optimizers import SGD, Adagrad, Adam, RMSprop
+from optimizers.base_arguments import BASE_ARGUMENTS, BASE_ARGUMENTS_DOC
+
+pytestmark = pytest.mark.all_backends  # CI runs this file on TensorFlow, JAX and PyTorch
 
 
 def unit_interval_message(name, value):
@@ -52,9 +57,10 @@ def unit_interval_cases(name):
 
 
 def epsilon_cases():
+    # 0 is accepted, as by Keras (and torch.optim's `0 <= eps`): see test_zero_epsilon_*.
     return [
-        (0.0, "Argument `epsilon` must be > 0. Received: epsilon=0.0"),
-        (-1e-7, "Argument `epsilon` must be > 0. Received: epsilon=-1e-07"),
+        (-1e-7, "Argument `epsilon` must be >= 0. Received: epsilon=-1e-07"),
+        (-1, "Argument `epsilon` must be >= 0. Received: epsilon=-1.0"),
         ("1e-7", "Argument `epsilon` must be a number. Received: epsilon='1e-7'"),
         (math.nan, "Argument `epsilon` must be a finite number. Received: epsilon=nan"),
         (math.inf, "Argument `epsilon` must be a finite number. Received: epsilon=inf"),
@@ -196,7 +202,7 @@ def test_weight_decay_is_applied_once_and_decoupled():
         np.testing.assert_allclose(variable.numpy(), [0.95, -1.9], rtol=1e-6, err_msg=cls.__name__)
 
 
-BASE_ARGUMENTS = {
+BASE_ARGUMENTS_TESTED = {
     "weight_decay": dict(weight_decay=0.05),
     "clipnorm": dict(clipnorm=0.5),
     "clipvalue": dict(clipvalue=0.3),
@@ -214,23 +220,19 @@ BUILTIN_COMPATIBLE = {
 }
 
 
-@pytest.mark.parametrize("argument", list(BASE_ARGUMENTS))
+@pytest.mark.parametrize("argument", list(BASE_ARGUMENTS_TESTED))
 def test_base_arguments_match_keras_builtin(argument):
     problem = make_problem(12, curvature=True, seed=3)
-    base = BASE_ARGUMENTS[argument]
+    base = BASE_ARGUMENTS_TESTED[argument]
     for name, kwargs in BUILTIN_COMPATIBLE.items():
         ours = OUR_CLASSES[name](**kwargs, **base)
         builtin = KERAS_CLASSES[name](**kwargs, **base)
         # Eager: for a dozen steps, tracing a graph would cost more than it saves.
         history, _ = run_keras(ours, problem, compiled=False)
         expected, _ = run_keras(builtin, problem, compiled=False)
-        for step, (a_step, e_step) in enumerate(zip(history, expected), start=1):
-            for a, e in zip(a_step, e_step):
-                np.testing.assert_array_equal(a, e, err_msg=f"{name} step {step}")
+        assert_matches_builtin(history, expected, label=name)
         # Slot, EMA and accumulator variables too, and the iteration count.
-        assert [v.name for v in ours.variables] == [v.name for v in builtin.variables]
-        for a, b in zip(ours.variables, builtin.variables):
-            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{name} {a.name}")
+        assert_variables_match_builtin(ours, builtin, label=name)
     # Not vacuous (checked on the last optimizer, Adam): the argument changes the trajectory.
     without, _ = run_keras(OUR_CLASSES[name](**kwargs), problem, compiled=False)
     assert not np.array_equal(history[-1][1], without[-1][1]), f"{argument} had no effect"
@@ -241,11 +243,10 @@ def test_defaults_and_names_are_keras_drop_ins():
     for name, cls in OUR_CLASSES.items():
         ours = inspect.signature(cls.__init__).parameters
         theirs = inspect.signature(KERAS_CLASSES[name].__init__).parameters
-        # `name` aside: Keras 3.15 auto-names ("rm_sprop", "adam_1", ...); ours are fixed.
-        for argument in set(ours) - {"self", "name", "kwargs"}:
+        for argument in set(ours) - {"self", "kwargs"}:
             if argument in theirs:
                 assert ours[argument].default == theirs[argument].default, (name, argument)
-        # The base arguments' defaults too.
+        # The base arguments' defaults too (the automatic names differ by their counters).
         ours_config, keras_config = cls().get_config(), KERAS_CLASSES[name]().get_config()
         del ours_config["name"], keras_config["name"]
         assert {k: ours_config[k] for k in keras_config} == keras_config, name
@@ -258,3 +259,63 @@ def test_our_extra_arguments_are_keyword_only(cls):
     keras_positional = {SGD: 3, Adagrad: 3, RMSprop: 5, Adam: 5}[cls]
     with pytest.raises(TypeError, match="positional argument"):
         cls(*([0.01] + [False] * keras_positional))
+
+
+@pytest.mark.parametrize("name", list(OUR_CLASSES))
+def test_default_names_are_unique_as_keras_names_them(name):
+    # Keras 3.15: `name=None` gives the snake-cased class name, then `_1`, `_2`, ... in one
+    # session ("rm_sprop" for RMSprop); a fresh session (clear_session) counts from 0 again.
+    keras.backend.clear_session()
+    first, second = OUR_CLASSES[name](), OUR_CLASSES[name]()
+    keras.backend.clear_session()
+    builtin_first, builtin_second = KERAS_CLASSES[name](), KERAS_CLASSES[name]()
+    assert (first.name, second.name) == (builtin_first.name, builtin_second.name)
+    assert second.name == f"{first.name}_1"
+    # The config keeps the name it got, and a rebuilt optimizer keeps it (no new counter).
+    assert type(second).from_config(second.get_config()).name == second.name
+    assert OUR_CLASSES[name](name="mine").name == "mine"
+
+
+def test_default_names_round_trip_through_a_saved_model(tmp_path):
+    keras.backend.clear_session()
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=Adam(), loss="mse")
+    assert model.optimizer.name == "adam"
+    model.train_on_batch(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(loaded.optimizer) is Adam
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+
+
+ZERO_EPSILON = {
+    "adagrad": dict(learning_rate=0.1, epsilon=0.0),
+    "rmsprop": dict(learning_rate=0.01, epsilon=0.0, centered=True),
+    "adam": dict(learning_rate=0.01, epsilon=0.0, amsgrad=True),
+}
+
+
+@pytest.mark.parametrize("name", list(ZERO_EPSILON))
+def test_zero_epsilon_is_accepted_and_matches_keras_builtin(name):
+    # Keras accepts epsilon=0 (torch.optim checks only 0 <= eps); the noisy quadratic's
+    # gradients are never all zero, so no division by zero happens on it.
+    problem = make_problem(12, curvature=True, seed=4)
+    ours = OUR_CLASSES[name](**ZERO_EPSILON[name])
+    assert ours.get_config()["epsilon"] == 0.0
+    history, _ = run_keras(ours, problem, compiled=False)
+    expected, _ = run_keras(KERAS_CLASSES[name](**ZERO_EPSILON[name]), problem, compiled=False)
+    assert all(np.all(np.isfinite(w)) for step in history for w in step)
+    assert_matches_builtin(history, expected, label=name)
+
+
+def test_base_arguments_are_documented_once_and_shown_by_help():
+    # The paragraph is written once (optimizers/base_arguments.py) and appended to each class.
+    for cls in OUR_CLASSES.values():
+        assert cls.__doc__.rstrip().endswith(BASE_ARGUMENTS_DOC.rstrip()), cls.__name__
+        assert all(f"`{argument}`" in cls.__doc__ for argument in BASE_ARGUMENTS)
+    # The list is Keras's: every base argument of keras.optimizers.SGD, and each one tested above.
+    keras_sgd = set(inspect.signature(keras.optimizers.SGD.__init__).parameters)
+    keras_base = keras_sgd - {"self", "learning_rate", "momentum", "nesterov", "name", "kwargs"}
+    assert set(BASE_ARGUMENTS) == keras_base
+    tested = {argument for kwargs in BASE_ARGUMENTS_TESTED.values() for argument in kwargs}
+    assert tested == keras_base

@@ -36,6 +36,7 @@ def regression_batch():
     return rng.normal(size=(8, 4)).astype("float32"), rng.normal(size=(8, 3)).astype("float32")
 
 
+@pytest.mark.all_backends
 @pytest.mark.parametrize("variant", list(SAVE_LOAD_VARIANTS))
 def test_save_load_restores_state_and_continues_identically(tmp_path, variant):
     model = tiny_regression_model()

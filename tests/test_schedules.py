@@ -21,6 +21,8 @@ from optimizers.schedules import (
     Warmup,
 )
 
+pytestmark = pytest.mark.all_backends  # CI runs this file on TensorFlow, JAX and PyTorch
+
 STEPS = np.array([0, 1, 2, 3, 4, 5, 7, 9, 10, 11, 15, 20, 29, 99, 100, 101, 250, 1000, 12345])
 
 
@@ -86,6 +88,12 @@ CASES = {
     "cosine": (
         lambda: CosineDecay(0.1, decay_steps=20, alpha=0.1),
         lambda s: cosine(0.1, 20, 0.1, s),
+    ),
+    "cosine_keras_warmup": (
+        lambda: CosineDecay(0.01, decay_steps=20, alpha=0.1, warmup_target=0.1, warmup_steps=5),
+        lambda s: np.where(
+            s < 5, linear_warmup(0.01, 0.1, 5, s), cosine(0.1, 20, 0.1, np.maximum(s - 5, 0))
+        ),
     ),
     "warmup_cosine": (
         lambda: Warmup(CosineDecay(0.1, 20), warmup_steps=5, initial_learning_rate=0.01),
@@ -247,6 +255,45 @@ def test_matches_keras_builtin(case):
     np.testing.assert_allclose(values_at(ours), values_at(theirs), rtol=1e-6, atol=1e-9)
 
 
+# Keras's built-in warm-up: the arguments a user of keras.optimizers.schedules.CosineDecay
+# passes, boundaries included (no warm-up steps, warm-up to a lower rate, alpha at the end).
+KERAS_COSINE_WARMUPS = [
+    dict(initial_learning_rate=0.01, decay_steps=50, alpha=0.1, warmup_target=0.1, warmup_steps=20),
+    dict(initial_learning_rate=0.0, decay_steps=7, warmup_target=0.3, warmup_steps=3),
+    dict(initial_learning_rate=0.2, decay_steps=10, warmup_target=0.05, warmup_steps=1),
+    dict(initial_learning_rate=0.2, decay_steps=10, alpha=0.5, warmup_target=0.05, warmup_steps=0),
+    dict(initial_learning_rate=0.1, decay_steps=10, alpha=0.2, warmup_steps=5),  # no target
+    dict(initial_learning_rate=0.1, decay_steps=3.5, warmup_target=0.4, warmup_steps=4),
+]
+
+
+@pytest.mark.parametrize("arguments", KERAS_COSINE_WARMUPS, ids=str)
+def test_cosine_warmup_equals_keras_builtin_at_every_step(arguments):
+    steps = np.concatenate([np.arange(80), [100, 1000, 12345]])
+    ours = CosineDecay(**arguments)
+    theirs = keras.optimizers.schedules.CosineDecay(**arguments)
+    # Same formula, same float32 operations: equal on TensorFlow, not just close. JAX's
+    # float32 cos/where round differently by up to an ulp (measured 1.1e-7 relative).
+    rtol = 0.0 if keras.backend.backend() == "tensorflow" else 3e-7
+    np.testing.assert_allclose(values_at(ours, steps), values_at(theirs, steps), rtol=rtol, atol=0)
+    assert ours.get_config() == theirs.get_config()
+
+
+def test_cosine_warmup_argument_equals_the_warmup_wrapper():
+    built_in = CosineDecay(0.01, 30, alpha=0.2, warmup_target=0.1, warmup_steps=10)
+    wrapped = Warmup(CosineDecay(0.1, 30, alpha=0.2), warmup_steps=10, initial_learning_rate=0.01)
+    np.testing.assert_allclose(values_at(built_in), values_at(wrapped), rtol=1e-6, atol=1e-9)
+    # Not vacuous: the ramp is there (without it step 1 would be the decay's 0.1).
+    assert float(built_in(1)) == pytest.approx(0.019)
+
+
+def test_cosine_config_written_before_the_warmup_arguments_still_loads():
+    old = {"initial_learning_rate": 0.1, "decay_steps": 10, "alpha": 0.0, "name": "CosineDecay"}
+    restored = CosineDecay.from_config(old)
+    assert (restored.warmup_target, restored.warmup_steps) == (None, 0)
+    np.testing.assert_array_equal(values_at(restored), values_at(CosineDecay(0.1, 10)))
+
+
 def _constant():
     return InverseTimeDecay(0.1, 1, 0.0)
 
@@ -273,6 +320,10 @@ INVALID = [
     (lambda: PiecewiseConstantDecay([5], [1, -2]), r"`values` must be >= 0"),
     (lambda: CosineDecay(0.1, 0), r"`decay_steps` must be > 0"),
     (lambda: CosineDecay(0.1, 10, alpha=1.5), r"`alpha` must be in \[0, 1\]. Received: alpha=1.5"),
+    (lambda: CosineDecay(0.1, 10, warmup_target=-0.1), r"`warmup_target` must be >= 0"),
+    (lambda: CosineDecay(0.1, 10, warmup_target="0.1"), r"`warmup_target` must be a number"),
+    (lambda: CosineDecay(0.1, 10, warmup_steps=-1), r"`warmup_steps` must be an integer >= 0"),
+    (lambda: CosineDecay(0.1, 10, warmup_steps=2.5), r"`warmup_steps` must be an integer >= 0"),
     (lambda: Warmup(_constant(), 0), r"`warmup_steps` must be an integer > 0"),
     (lambda: Warmup(_constant(), 2.5), r"`warmup_steps` must be an integer > 0"),
     (lambda: Warmup(lambda: 0.1, 5), r"`schedule` must be a `LearningRateSchedule`.*callables"),
@@ -325,7 +376,10 @@ def _fit_steps(model, steps, recorder):
 @pytest.mark.parametrize("case", CASES)
 def test_learning_rate_applied_by_fit_is_the_schedule_value(case):
     make_schedule, reference = CASES[case]
-    model = one_weight_model(SGD(learning_rate=make_schedule()), jit_compile=True)  # XLA too.
+    # Compiled as each backend compiles: XLA on TensorFlow, jax.jit on JAX. On PyTorch,
+    # jit_compile=True is torch.compile (~40 s of Inductor per model here): eager, its default.
+    jit_compile = keras.backend.backend() != "torch"
+    model = one_weight_model(SGD(learning_rate=make_schedule()), jit_compile=jit_compile)
     recorder = KernelRecorder()
     _fit_steps(model, 30, recorder)
     # Update n (from 0) uses schedule(n), n = optimizer.iterations before the update.
