@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("ray", reason='Ray is not installed (pip install -e ".[ray]")')
 
 from experiments import cli  # noqa: E402
+from experiments.hparams_groups import GROUPS_DIR  # noqa: E402
 from experiments.local_cluster import LocalCluster  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,8 +83,8 @@ def _records(logdir):
 
 
 def _comparable(record):
-    """A record less where and how long it ran."""
-    kept = {k: v for k, v in record.items() if k not in ("node", "wall_time_s")}
+    """A record less where and how long it ran, and whether its process had the compiled model already."""
+    kept = {k: v for k, v in record.items() if k not in ("node", "wall_time_s", "reused_compiled_model")}
     kept["metrics"] = {k: v for k, v in record["metrics"].items() if k not in TIMINGS}
     return kept
 
@@ -115,7 +116,7 @@ def _assert_no_partial_runs(logdir):
     exp_dir = os.path.join(logdir, "tiny")
     for name in os.listdir(exp_dir):
         assert not name.startswith(".incoming-"), name
-        if os.path.isdir(os.path.join(exp_dir, name)):
+        if os.path.isdir(os.path.join(exp_dir, name)) and name != GROUPS_DIR:
             assert os.path.isfile(os.path.join(exp_dir, name, "record.json")), f"{name} has no record"
 
 
@@ -135,7 +136,11 @@ def test_both_nodes_ran_runs_and_records_equal_the_local_sweep(ray_sweep, local_
     assert len({record["node"]["ray_node_id"] for record in records.values()}) == 2
     for name, record in records.items():
         assert _comparable(record) == _comparable(local_records[name]), name
-    assert {record["status"] for record in records.values()} == {"ok", "diverged"}
+    # The sweep has runs that learn and runs that blow up (lr 1e6); two epochs at lr 0.05 may not learn yet.
+    statuses = {name: record["status"] for name, record in records.items()}
+    assert {"ok", "diverged"} <= set(statuses.values()) <= {"ok", "diverged", "did_not_learn"}
+    exploding = [status for name, status in statuses.items() if name.startswith("lr=1e+06")]
+    assert exploding and set(exploding) == {"diverged"}
 
 
 def test_cluster_runs_are_written_as_local_runs_are(ray_sweep, local_logdir):
