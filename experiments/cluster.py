@@ -118,8 +118,11 @@ class RayPool:
 
     def close(self):
         """Cancels what has not finished (Ctrl-C) and disconnects; the cluster keeps running."""
+        # Not force=True: killing a worker whose task is just finishing can trip Ray 2.60's task
+        # manager ("Tried to complete task that was not pending") and abort this process; a
+        # KeyboardInterrupt in the task ends it the ordinary way, and its files stay on its node.
         for ref in self._pending:
-            self._ray.cancel(ref, force=True)
+            self._ray.cancel(ref, force=False)
         self._pending = {}
         self._ray.shutdown()
 
