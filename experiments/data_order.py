@@ -35,3 +35,19 @@ def fixed_order_batches(dataset, batch_size, seed, order):
         .batch(batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def first_epoch_order(dataset, seed, order, backend="tensorflow"):
+    """The order of the training examples in a run's first epoch, by the recipe its pipeline uses
+    (experiments/training.py): a run's data-order fingerprint, which paired arms must share."""
+    if order != "each_epoch":
+        return fixed_order(dataset.y_train, order, seed)
+    num_train = len(dataset.y_train)
+    if backend != "tensorflow":
+        return np.random.default_rng(seed).permutation(num_train)  # training.ShuffledBatches
+    import tensorflow as tf
+
+    # The same op seed as training_batches' shuffle: with an explicit seed TensorFlow derives the
+    # order from (global seed, op seed) alone and draws nothing from the global generator.
+    indices = tf.data.Dataset.range(num_train).shuffle(num_train, seed=seed, reshuffle_each_iteration=True)
+    return np.fromiter(indices.as_numpy_iterator(), dtype=np.int64, count=num_train)

@@ -38,6 +38,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from experiments import fingerprints
+
 CONFIDENCE = 0.95
 DIRECTIONS = ("greater", "less", "within", None)
 VERDICTS = ("supported", "contradicted", "no effect", "inconclusive", "measured", "no information")
@@ -155,12 +157,18 @@ def verdict_for(low, high, direction, margin=0.0):
 def pair(first, second, key="seed"):
     """Per-seed pairs of two arms' runs: `first` and `second` map seed -> record. Asserts that
     each pair shares what fixes initialization and data order: the seed, the data set and its
-    size and scaling, and the architecture's shape unless an arm varies it."""
+    size, and, where the records carry fingerprints (experiments/fingerprints.py), the initial
+    weights (unless the arms differ in the model's settings) and the first epoch's data order
+    (unless they differ in `shuffle` or backend)."""
     pairs = []
     for seed in sorted(set(first) & set(second)):
         a, b = first[seed]["config"], second[seed]["config"]
         for name in (key, "dataset", "limit"):
             if a.get(name) != b.get(name):
                 raise PairingError(f"seed {seed}: the arms differ in {name} ({a.get(name)!r} vs {b.get(name)!r})")
+        # What the seed should fix, observed: initial weights and first-epoch data order.
+        reason = fingerprints.mismatch(first[seed], second[seed])
+        if reason:
+            raise PairingError(f"seed {seed}: {reason}")
         pairs.append((seed, first[seed], second[seed]))
     return pairs
