@@ -2,15 +2,30 @@
 
 Experiments such as `hyperparameter_importance` or `shuffle_order` are made of ordinary
 training runs, but choose and analyse them themselves. They describe each run by its settings;
-this module trains those not done yet, one after another, through the same path as a sweep
+this module trains those not done yet, on the command line's pool (`--jobs`, `--ray`) or in this
+process, through the same path as a sweep
 (`experiments.workers.run_and_record`: resolved config saved, `failed` recorded, record written
 atomically last), so a rerun resumes and a finished run is never trained twice.
 """
 
+import contextlib
 import os
 import sys
 
 from experiments.settings import resolve
+
+_POOL = None  # the pool the command line trains on (`using`), else runs train in this process
+
+
+@contextlib.contextmanager
+def using(pool):
+    """Kinds' runs train on `pool` (the sweep's workers or Ray cluster) inside this block."""
+    global _POOL
+    previous, _POOL = _POOL, pool
+    try:
+        yield
+    finally:
+        _POOL = previous
 
 
 def planned(exp_dir, run_id, settings, group, configuration=None, stage="final"):
@@ -33,7 +48,9 @@ def train(exp_dir, runs, out=None, callbacks_for=None):
 
     logdir = os.path.dirname(os.path.normpath(exp_dir))
     progress = sweep.Progress(len(runs), out or sys.stdout)
-    return sweep.execute(runs, logdir, _CallbackPool(callbacks_for), progress)
+    # Extra callbacks are objects of this process: those runs train here, one after another.
+    pool = _POOL if _POOL is not None and callbacks_for is None else _CallbackPool(callbacks_for)
+    return sweep.execute(runs, logdir, pool, progress)
 
 
 class _CallbackPool:

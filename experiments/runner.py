@@ -3,7 +3,7 @@
 import os
 import time
 
-from experiments import claims, data, files, findings, hparams_groups, kinds, outcomes, report, results, sweep
+from experiments import claims, data, files, findings, hparams_groups, kind_runs, kinds, outcomes, report, results, sweep
 
 
 def make_pool(options, backend=None):
@@ -76,14 +76,15 @@ def dry_run(experiment, overrides, options, out):
             print(f"  {run.run_id}", file=out)
 
 
-def run_other_kind(experiment, options, out):
+def run_other_kind(experiment, options, out, pool=None):
     """Experiments of another kind (experiments/kinds.py): 2-D surfaces, deep linear networks."""
     seeds = _seeds(experiment, options)
     exp_dir = os.path.join(options.logdir, experiment.name)
     os.makedirs(exp_dir, exist_ok=True)
     started = time.monotonic()
     print(f"[{experiment.name}] {experiment.description} ...", file=out, flush=True)
-    result = kinds.run(experiment.kind, experiment.params, seeds, exp_dir)
+    with kind_runs.using(pool):  # the kind's training runs go to the sweep's workers
+        result = kinds.run(experiment.kind, experiment.params, seeds, exp_dir)
     files.write_csv_atomic(os.path.join(exp_dir, "results.csv"), result.table)
     found = [*result.findings, *(claims.evaluate(c, experiment, [], result.measurements) for c in experiment.claims)]
     findings.save(exp_dir, experiment, found, seeds, len(result.table), result.figures)
@@ -94,7 +95,7 @@ def run_other_kind(experiment, options, out):
 
 def run_one(experiment, overrides, options, pool, progress, out):
     if experiment.kind != kinds.MLP:
-        return run_other_kind(experiment, options, out)
+        return run_other_kind(experiment, options, out, pool)
     seeds = _seeds(experiment, options)
     first = sweep.first_stage(experiment, overrides)
     if first:
