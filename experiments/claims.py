@@ -26,6 +26,11 @@ Tests (`test = ...`), each giving per-seed values that experiments.evidence deci
 - `threshold`: metric(first arm) - `target`, per seed (e.g. the fraction of runs diverged).
 - `highest_rate`: per seed, log10 of the highest learning rate at which the run learned (outcome
   ok), first arm minus second (`over` names the varied rate, default learning_rate).
+- `best_rate`: per seed, log10 of the learning rate (`over`) whose run that learned has the best
+  metric, first arm minus second.
+- `best_of_n`: random restarts. The seeds, in order, form groups of `restarts`; per group, the
+  validation metric on half B of the run that is best on half A, minus the group's mean on half B
+  (what one start gives). Selection and report use disjoint halves of the validation set.
 - `slope`: per seed, the slope of log(best `y`) against log(`x`) over the values of `x`, where
   the best `y` minimizes the metric at that `x`; minus `target` (default 0).
 - `spread`: the coefficient of variation of the metric over the arm's seeds, minus `target`;
@@ -51,10 +56,10 @@ from scipy import stats
 
 from experiments import evidence
 
-TESTS = ("difference", "threshold", "highest_rate", "slope", "spread", "rank", "measured", "kind")
+TESTS = ("difference", "threshold", "highest_rate", "best_rate", "best_of_n", "slope", "spread", "rank", "measured", "kind")
 CLAIM_KEYS = {
     "id", "claim", "source", "test", "metric", "at_epoch", "arms", "direction", "margin", "target",
-    "over", "x", "y", "measure", "note",
+    "over", "x", "y", "measure", "note", "restarts",
 }  # fmt: skip
 HISTORY_KEYS = {"val_loss": "val_loss", "train_loss": "loss", "val_accuracy": "val_accuracy", "train_accuracy": "accuracy"}
 
@@ -86,6 +91,7 @@ METRICS = {
     "late_progress": "final training loss over the loss at mid-training",
     "steps": "per-seed value from the experiment kind",
 }
+HALVES_METRICS = ("val_loss", "val_accuracy")  # also measured on each half of the validation set
 HIGHER_IS_BETTER = {"val_accuracy", "train_accuracy", "best_val_accuracy", "learned"}
 FINISHED = ("ok", "did_not_learn")
 
@@ -111,6 +117,7 @@ class Claim:
     y: str = "learning_rate"
     measure: str = ""
     note: str = ""
+    restarts: int = 3
 
     @property
     def budget(self):
@@ -164,11 +171,16 @@ def parse(raw_claims, where, validate_setting):
             for key, value in arm.items():
                 if key != "label":
                     arm[key] = validate_setting(key, value)
-        wanted = {"difference": 2, "highest_rate": 2, "threshold": 1, "measured": 1, "spread": 1, "rank": 2}
+        wanted = {"difference": 2, "highest_rate": 2, "best_rate": 2, "threshold": 1, "measured": 1, "spread": 1, "rank": 2}
         if test in wanted and len(arms) < wanted[test]:
             raise ClaimError(f"{where}: claim {name!r}: test {test!r} needs at least {wanted[test]} arm(s); got {len(arms)}")
         if test == "kind" and not raw.get("measure"):
             raise ClaimError(f"{where}: claim {name!r}: test 'kind' needs `measure`, the name of a kind's measurement")
+        restarts = raw.get("restarts", 3)
+        if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 2:
+            raise ClaimError(f"{where}: claim {name!r}: `restarts` (the N of best of N) must be an integer >= 2; got {restarts!r}")
+        if test == "best_of_n" and metric not in HALVES_METRICS:
+            raise ClaimError(f"{where}: claim {name!r}: test 'best_of_n' needs `metric` in {sorted(HALVES_METRICS)}; got {metric!r}")
         at_epoch = raw.get("at_epoch")
         if at_epoch is not None and (not isinstance(at_epoch, int) or at_epoch < 1):
             raise ClaimError(f"{where}: claim {name!r}: `at_epoch` must be an integer >= 1; got {at_epoch!r}")
@@ -177,6 +189,7 @@ def parse(raw_claims, where, validate_setting):
             direction=direction, margin=float(raw.get("margin", 0.0)), target=float(raw.get("target", 0.0)),
             at_epoch=at_epoch, over=raw.get("over", "learning_rate"), x=raw.get("x", "batch_size"),
             y=raw.get("y", "learning_rate"), measure=raw.get("measure", ""), note=raw.get("note", ""),
+            restarts=restarts,
         ))  # fmt: skip
     return result
 
@@ -295,7 +308,10 @@ def evaluate(claim, experiment, records, measurements=None, dataset="digits"):
             samples = []
         values = [s - claim.target for s in samples]
     else:
-        values, notes = _per_seed(claim, experiment, records)
+        try:
+            values, notes = _per_seed(claim, experiment, records)
+        except evidence.PairingError as error:
+            values, notes = [], [f"not decided: the arms are not paired ({error})"]
     if claim.test == "spread":
         result = _spread_effect(values, claim)
     else:
@@ -308,6 +324,8 @@ def evaluate(claim, experiment, records, measurements=None, dataset="digits"):
     metric = {
         "kind": claim.measure,
         "highest_rate": f"log10 of the highest {claim.over} that learned",
+        "best_rate": f"log10 of the {claim.over} with the best {_metric_text(claim)}",
+        "best_of_n": f"{claim.metric} on half B, best of {claim.restarts} (picked on half A) minus one start",
         "slope": f"log-log slope of the best {claim.y} (by {_metric_text(claim)}) against {claim.x}",
         "spread": f"coefficient of variation of {_metric_text(claim)}",
         "rank": f"Kendall's tau of {_metric_text(claim)}",
@@ -345,6 +363,11 @@ def _test_description(claim):
         return f"{_metric_text(claim)} at {arms[0]}{target}, per seed"
     if claim.test == "highest_rate":
         return f"log10 of the highest {claim.over} that learned, {arms[0]} minus {arms[1]}, per seed"
+    if claim.test == "best_rate":
+        return f"log10 of the {claim.over} with the best {_metric_text(claim)}, {arms[0]} minus {arms[1]}, per seed"
+    if claim.test == "best_of_n":
+        return (f"{claim.metric} on one half of the validation set of the best of {claim.restarts} starts (picked on "
+                f"the other half) minus the mean of the {claim.restarts}, per group of seeds")
     if claim.test == "slope":
         return f"slope of log(best {claim.y}) against log({claim.x}){target}, per seed"
     if claim.test == "spread":
@@ -358,8 +381,10 @@ def _test_description(claim):
 
 def _per_seed(claim, experiment, records):
     final = [r for r in records if r.get("stage", "final") == "final"] or records
-    if claim.test in ("highest_rate", "slope"):
+    if claim.test in ("highest_rate", "best_rate", "slope"):
         return _grid_test(claim, experiment, records)
+    if claim.test == "best_of_n":
+        return _best_of_n(claim, experiment, final)
     arms, notes = [], []
     for arm in claim.arms or ["best"]:
         seeds, note = select(final, arm, claim, experiment)
@@ -402,18 +427,21 @@ def _rank_values(claim, arms):
 def _grid_test(claim, experiment, records):
     """highest_rate and slope: per-seed statistics over a grid of configurations."""
     notes = []
-    if claim.test == "highest_rate":
+    if claim.test in ("highest_rate", "best_rate"):
         per_arm = []
         for arm in claim.arms[:2]:
             runs = [r for r in records if _matches(r, arm, experiment)]
             grid = sorted({r["config"][claim.over] for r in runs})
-            highest = {}
+            chosen = {}
             for seed in sorted({r["config"]["seed"] for r in runs}):
-                learned = [r["config"][claim.over] for r in runs if r["config"]["seed"] == seed and r["status"] == "ok"]
-                highest[seed] = math.log10(max(learned)) if learned else None
-                if learned and grid and max(learned) == grid[-1]:
+                learned = [r for r in runs if r["config"]["seed"] == seed and r["status"] == "ok"]
+                rate = _highest_or_best_rate(claim, learned)
+                chosen[seed] = math.log10(rate) if rate is not None else None
+                if claim.test == "highest_rate" and rate is not None and grid and rate == grid[-1]:
                     notes.append(f"{_arm_name(arm)} learned at the grid's top rate {grid[-1]:g} (a lower bound)")
-            per_arm.append(highest)
+                if claim.test == "best_rate" and rate is not None and len(grid) > 2 and rate in (grid[0], grid[-1]):
+                    notes.append(f"{_arm_name(arm)}: best {claim.over} {rate:g} at the grid's edge on some seed (a bound)")
+            per_arm.append(chosen)
         values = [
             a - b for seed, a in per_arm[0].items()
             if a is not None and per_arm[1].get(seed) is not None
@@ -437,6 +465,45 @@ def _grid_test(claim, experiment, records):
         if len(points) >= 2:
             x, y = np.log([p[0] for p in points]), np.log([p[1] for p in points])
             values.append(float(np.polyfit(x, y, 1)[0]) - claim.target)
+    return values, notes
+
+
+def _highest_or_best_rate(claim, learned):
+    """Of one seed's runs that learned: the highest `over` (highest_rate), or the `over` whose
+    metric is best (best_rate); None when none learned or none has a value."""
+    if claim.test == "highest_rate":
+        return max((r["config"][claim.over] for r in learned), default=None)
+    scored = [(value(r, claim.metric, claim.at_epoch), r["config"][claim.over]) for r in learned]
+    scored = [(v, rate) for v, rate in scored if v is not None]
+    if not scored:
+        return None
+    sign = -1 if claim.metric in HIGHER_IS_BETTER else 1
+    return min(scored, key=lambda item: sign * item[0])[1]
+
+
+def _best_of_n(claim, experiment, records):
+    """Per group of `restarts` seeds: half B's metric of the run best on half A, minus the
+    group's mean on half B. Only runs that learned can be picked; a group with a run without a
+    value is dropped."""
+    seeds, note = select(records, claim.arms[0] if claim.arms else "best", claim, experiment)
+    notes = [note]
+    ordered = [seeds[s] for s in sorted(seeds)]
+    size = claim.restarts
+    groups = [ordered[i : i + size] for i in range(0, len(ordered) - size + 1, size)]
+    if len(ordered) % size:
+        notes.append(f"{len(ordered) % size} seed(s) left over after groups of {size}")
+    sign = -1 if claim.metric in HIGHER_IS_BETTER else 1
+    values, dropped = [], 0
+    for group in groups:
+        on_a = [value(r, f"{claim.metric}_half_a") for r in group]
+        on_b = [value(r, f"{claim.metric}_half_b") for r in group]
+        if any(v is None for v in on_a + on_b):
+            dropped += 1
+            continue
+        picked = min(range(size), key=lambda i: (group[i].get("status") != "ok", sign * on_a[i]))
+        values.append(on_b[picked] - float(np.mean(on_b)))
+    if dropped:
+        notes.append(f"{dropped} group(s) dropped: a run diverged, failed or has no half-validation metrics")
     return values, notes
 
 

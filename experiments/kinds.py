@@ -9,6 +9,7 @@ no entry here. A kind is registered by adding one `Kind` to `KINDS` below:
         check=surfaces.check_params,          # raises ValueError naming the parameter and its range
         run=surfaces.run,                     # run(params, seeds, exp_dir) -> KindResult or (table, findings, figures)
         description="...",
+        claim_ids=(),                         # catalogue ids of findings the kind makes itself
     )
 
 `run` trains or measures whatever the kind does and returns a KindResult: the results table (a
@@ -37,6 +38,9 @@ class Kind:
     check: Callable
     run: Callable
     description: str = ""
+    # Catalogue ids (experiments/catalogue.toml) of the findings the kind makes itself, outside the
+    # experiment file's [[claims]]: verdicts that are not a per-seed comparison.
+    claim_ids: tuple = ()
 
 
 KINDS = {
@@ -57,7 +61,8 @@ KINDS.update(
         Kind("grid_vs_random", grid_vs_random.DEFAULT_PARAMS, grid_vs_random.check_params, grid_vs_random.run,
              "random search against a grid of the same budget, over seeds of the search"),
         Kind("importance", importance.DEFAULT_PARAMS, importance.check_params, importance.run,
-             "random searches and the functional-ANOVA importance of each hyperparameter"),
+             "random searches and the functional-ANOVA importance of each hyperparameter",
+             claim_ids=("hyperparameter-importance",)),
         Kind("numerics", numerics.DEFAULT_PARAMS, numerics.check_params, numerics.run,
              "softmax and cross-entropy in float32: from logits against softmax then log"),
         Kind("rescue", rescue.DEFAULT_PARAMS, rescue.check_params, rescue.run,

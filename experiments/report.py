@@ -20,7 +20,7 @@ import os
 
 import pandas as pd
 
-from experiments import files, findings, spec
+from experiments import catalogue, files, findings, spec
 from experiments.evidence import VERDICTS
 
 REPORT_FILE = "REPORT.md"
@@ -164,6 +164,12 @@ def build(logdir, specs_dir=spec.SPECS_DIR):
     lines += _claims_table(entries, datasets)
     if forest:
         lines += ["", f"![Every claim's effect with its 95% interval]({FOREST_FILE})"]
+    measured = {e["id"] for e in entries}
+    waiting = [entry for entry in catalogue.load() if entry.id not in measured]
+    if waiting:
+        tested_by = catalogue.tested_by(specs_dir)
+        lines += ["", f"**Claims of the notes without a verdict yet** ({len(waiting)} of {len(catalogue.load())}): "
+                  + "; ".join(f"`{e.id}` ({tested_by.get(e.id, 'no experiment')})" for e in waiting) + "."]
     if missing:
         lines += ["", "**Not run yet:** " + ", ".join(f"`{n}`" for n in missing)
                   + f". Run them with `python experiments/run.py {' '.join(missing)}`."]

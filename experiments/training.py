@@ -16,7 +16,7 @@ from callbacks import (
     MetricsFile,
     OptimizerStateStatistics,
 )
-from experiments import data, data_order, factory, models, outcomes, rundir, run_cache
+from experiments import data, data_order, factory, fingerprints, models, outcomes, rundir, run_cache
 
 _DATASETS = {}  # per process: the sweep trains many runs on the same data
 _PIPELINES = {}  # per process and data set: tensors for the training pipeline, validation batches
@@ -196,6 +196,7 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
     early = EarlyLossRecorder(config["record_steps"])
     probe = (dataset.x_train[:batch_size], dataset.y_train[:batch_size])
     visibility = (callbacks or make_callbacks)(config, run_dir, probe, initial_loss(model, probe))
+    fingerprint = fingerprints.of_run(model, dataset, config)
     if config["backend"] == "tensorflow":
         train = training_batches(dataset, batch_size, config["seed"], config["shuffle"])
         validation = validation_batches(dataset)
@@ -211,11 +212,12 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
         callbacks=[timer, early, *visibility],
         verbose=verbose,
     )
+    halves = validation_halves(model, dataset)
     if COMPILED_MODELS is not None and config["distribute"] == "none":
         COMPILED_MODELS.release(config, model)
     guard = next((c for c in visibility if isinstance(c, DivergenceGuard)), None)
     status, reason = ("diverged", guard.record["message"]) if guard and guard.record else ("ok", "")
-    metrics = final_metrics(history.history, timer, steps_per_epoch, batch_size)
+    metrics = {**final_metrics(history.history, timer, steps_per_epoch, batch_size), **halves}
     gradients = next((c for c in visibility if isinstance(c, GradientStatistics)), None)
     if gradients and gradients.latest:
         metrics["gradient_norms"] = gradients.latest.get("gradient_norms")
@@ -231,6 +233,7 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
         "versions": versions(),
         "replicas": replicas,
         "initial_loss": guard.initial_loss if guard else None,  # outcomes: did the loss ever fall below it?
+        "fingerprint": fingerprint,  # initial weights and data order: what pairing by seed checks
     }
     if early.losses:
         record["early_steps"] = {"step": early.steps, "loss": early.losses}
@@ -261,6 +264,29 @@ def final_metrics(history, timer, steps_per_epoch, batch_size):
         "ms_per_update": 1e3 * seconds_per_epoch / steps_per_epoch,
         "samples_per_second": steps_per_epoch * batch_size / seconds_per_epoch,
     }
+
+
+HALVES_SEED = 0  # the same two halves of the validation set for every run
+
+
+def validation_halves(model, dataset, batch_size=1024):
+    """The trained model's loss and accuracy on two fixed, disjoint halves of the validation set,
+    `val_loss_half_a` ... `val_accuracy_half_b`: a selection made on one half is reported on the
+    other (random restarts' best of N, experiments/claims.py)."""
+    order = np.random.default_rng(HALVES_SEED).permutation(len(dataset.x_val))
+    middle = len(order) // 2
+    result = {}
+    for half, rows in (("a", order[:middle]), ("b", order[middle:])):
+        losses, correct = [], []
+        for start in range(0, len(rows), batch_size):
+            x, y = dataset.x_val[rows[start : start + batch_size]], dataset.y_val[rows[start : start + batch_size]]
+            probabilities = keras.ops.convert_to_numpy(model(x, training=False)).astype(np.float64)
+            picked = probabilities[np.arange(len(y)), y.astype(int)]
+            losses.append(-np.log(np.clip(picked, 1e-7, None)))  # Keras's clipping of probabilities
+            correct.append(np.argmax(probabilities, axis=1) == y)
+        result[f"val_loss_half_{half}"] = float(np.mean(np.concatenate(losses))) if len(rows) else math.nan
+        result[f"val_accuracy_half_{half}"] = float(np.mean(np.concatenate(correct))) if len(rows) else math.nan
+    return result
 
 
 def initial_loss(model, probe):

@@ -153,10 +153,10 @@ def test_dry_run_lists_runs_and_trains_nothing(capsys, tmp_path):
 
 
 def test_dry_run_of_a_tuned_experiment_says_what_follows(capsys):
-    assert cli.main(["optimizers", "--size", "quick", "--dry-run"]) == 0
+    assert cli.main(["momentum", "--size", "quick", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "tune   sgd_momentum_lr=0.01_seed0" in out
-    assert "then the best learning_rate of each of 4 configuration(s) on 2 seed(s)" in out
+    assert "tune   mom=0.9_lr=0.01_seed0" in out
+    assert "then the best learning_rate of each of 3 configuration(s) on 2 seed(s)" in out
 
 
 def test_command_line_error_has_no_traceback_and_no_tensorflow_noise():
