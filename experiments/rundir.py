@@ -7,8 +7,8 @@ and when a run counts as done. Everything that writes or reads a run directory g
     error.txt      the traceback of a run that raised
     record.json    status, reason, metrics, history: written last, atomically
 
-A run is done when its record.json exists and holds the same config: a directory without one
-was interrupted, and is cleared and trained again. Both files are strict JSON (files.py).
+A run is done when its record.json exists and holds the same config (a setting added since then
+taking its default): a directory without one was interrupted, and is cleared and trained again. Both files are strict JSON (files.py).
 """
 
 import os
@@ -41,8 +41,17 @@ def read_record(run_dir):
 
 
 def is_done(run_dir, config):
+    """Whether the run has a record of this config. A setting added since the record was written
+    counts as its default there (new settings default to the old behaviour), so adding one does
+    not retrain every run already done."""
     record = read_record(run_dir)
-    return record is not None and record.get("config") == config
+    if record is None or not isinstance(record.get("config"), dict):
+        return False
+    from experiments.settings import SETTINGS
+
+    stored = record["config"]
+    added = {k: SETTINGS[k].default for k in config if k not in stored and k in SETTINGS}
+    return {**stored, **added} == config
 
 
 def clear(run_dir):

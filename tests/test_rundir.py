@@ -45,6 +45,16 @@ def test_done_means_a_record_with_the_same_config(tmp_path):
     assert not rundir.is_done(run_dir, {"seed": 1})
 
 
+def test_a_setting_added_since_the_record_counts_as_its_default(tmp_path):
+    from experiments.settings import resolve
+
+    config = resolve({"seed": 3})
+    older = {k: v for k, v in config.items() if k != "chance_margin"}  # written before the setting existed
+    rundir.write_record(str(tmp_path), {"status": "ok", "config": older})
+    assert rundir.is_done(str(tmp_path), config)
+    assert not rundir.is_done(str(tmp_path), {**config, "chance_margin": 0.2})  # not the default: retrain
+
+
 def _finished_run(run_dir):
     rundir.write_config(run_dir, {"seed": 0})
     os.makedirs(os.path.join(run_dir, "train"))
