@@ -14,18 +14,24 @@ import sys
 
 from experiments.settings import resolve
 
+# What the command line asks of every run and a kind's runs take too: the data, the network, the
+# backend, a smaller data set. The kind's own design (what it varies) is left alone.
+DATA_SETTINGS = ("dataset", "model", "input_scaling", "limit", "backend")
 _POOL = None  # the pool the command line trains on (`using`), else runs train in this process
+_OVERRIDES = {}
 
 
 @contextlib.contextmanager
-def using(pool):
-    """Kinds' runs train on `pool` (the sweep's workers or Ray cluster) inside this block."""
-    global _POOL
-    previous, _POOL = _POOL, pool
+def using(pool, overrides=None):
+    """Inside this block kinds' runs train on `pool` (the sweep's workers or Ray cluster) and
+    take the command line's `overrides` of DATA_SETTINGS."""
+    global _POOL, _OVERRIDES
+    previous = _POOL, _OVERRIDES
+    _POOL, _OVERRIDES = pool, {k: v for k, v in (overrides or {}).items() if k in DATA_SETTINGS}
     try:
         yield
     finally:
-        _POOL = previous
+        _POOL, _OVERRIDES = previous
 
 
 def planned(exp_dir, run_id, settings, group, configuration=None, stage="final"):
@@ -36,7 +42,7 @@ def planned(exp_dir, run_id, settings, group, configuration=None, stage="final")
         group=group,
         run_id=run_id,
         stage=stage,
-        config=resolve(settings),
+        config=resolve({**settings, **_OVERRIDES}),
         configuration=configuration or group,
     )
 
@@ -46,7 +52,13 @@ def train(exp_dir, runs, out=None, callbacks_for=None):
     `callbacks_for(run)`, if given, returns extra Keras callbacks for a run (a new list each call)."""
     from experiments import sweep
 
+    from experiments import data
+
+    # exp_dir is <logdir>/<experiment>, or <logdir>/<data set>/<experiment> off digits (sweep.experiment_dir).
     logdir = os.path.dirname(os.path.normpath(exp_dir))
+    datasets = {run.config["dataset"] for run in runs}
+    if datasets and datasets != {data.DEFAULT_DATASET}:
+        logdir = os.path.dirname(logdir)
     progress = sweep.Progress(len(runs), out or sys.stdout)
     # Extra callbacks are objects of this process: those runs train here, one after another.
     pool = _POOL if _POOL is not None and callbacks_for is None else _CallbackPool(callbacks_for)

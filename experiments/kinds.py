@@ -41,6 +41,9 @@ class Kind:
     # Catalogue ids (experiments/catalogue.toml) of the findings the kind makes itself, outside the
     # experiment file's [[claims]]: verdicts that are not a per-seed comparison.
     claim_ids: tuple = ()
+    # Whether its runs train on the command line's data set and model (--dataset, --model, --data;
+    # experiments/kind_runs.py); a kind that does not is run on its own data only.
+    takes_data: bool = False
 
 
 KINDS = {
@@ -59,16 +62,16 @@ KINDS.update(
         Kind("gradient_noise", gradient_noise.DEFAULT_PARAMS, gradient_noise.check_params, gradient_noise.run,
              "per-example gradients: a batch gradient's error against the full batch, the noise scale"),
         Kind("grid_vs_random", grid_vs_random.DEFAULT_PARAMS, grid_vs_random.check_params, grid_vs_random.run,
-             "random search against a grid of the same budget, over seeds of the search"),
+             "random search against a grid of the same budget, over seeds of the search", takes_data=True),
         Kind("importance", importance.DEFAULT_PARAMS, importance.check_params, importance.run,
              "random searches and the functional-ANOVA importance of each hyperparameter",
-             claim_ids=("hyperparameter-importance",)),
+             claim_ids=("hyperparameter-importance",), takes_data=True),
         Kind("numerics", numerics.DEFAULT_PARAMS, numerics.check_params, numerics.run,
              "softmax and cross-entropy in float32: from logits against softmax then log"),
         Kind("rescue", rescue.DEFAULT_PARAMS, rescue.check_params, rescue.run,
-             "runs that go wrong, left alone or rescued by a change of the learning rate mid-run"),
+             "runs that go wrong, left alone or rescued by a change of the learning rate mid-run", takes_data=True),
         Kind("shuffle_order", shuffle_order.DEFAULT_PARAMS, shuffle_order.check_params, shuffle_order.run,
-             "training runs that differ in the order of the training data"),
+             "training runs that differ in the order of the training data", takes_data=True),
     )
 )  # fmt: skip
 NAMES = (MLP, *KINDS)

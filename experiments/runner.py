@@ -42,6 +42,8 @@ def run_experiments(experiments, overrides, options, out):
     elapsed = time.monotonic() - started
     print(f"\nDone in {elapsed / 60:.1f} min.", file=out)
     for name, table in tables.items():
+        if table is None:
+            continue
         print(f"\n== {name} ==\n{table.to_string(index=False)}", file=out)
     where = data.experiment_parent(options.logdir, overrides.get("dataset", data.DEFAULT_DATASET))
     print(f"\nLogs, tables (results.csv), figures (*.png) and reports (report.md) are in {where}/<experiment>/.",
@@ -76,18 +78,29 @@ def dry_run(experiment, overrides, options, out):
             print(f"  {run.run_id}", file=out)
 
 
-def run_other_kind(experiment, options, out, pool=None):
-    """Experiments of another kind (experiments/kinds.py): 2-D surfaces, deep linear networks."""
+def run_other_kind(experiment, overrides, options, out, pool=None):
+    """Experiments of another kind (experiments/kinds.py): 2-D surfaces, deep linear networks,
+    random searches, ... Those whose runs take the command line's data set go under its
+    directory; the others have their own data and are run once, on the default location."""
     seeds = _seeds(experiment, options)
-    exp_dir = os.path.join(options.logdir, experiment.name)
+    dataset = overrides.get("dataset", data.DEFAULT_DATASET)
+    if not kinds.KINDS[experiment.kind].takes_data:
+        if dataset != data.DEFAULT_DATASET:
+            print(f"[{experiment.name}] has its own data, not --dataset {dataset}: its results in "
+                  f"{os.path.join(options.logdir, experiment.name)} hold for every data set; not run here", file=out)
+            return None
+        dataset = "digits"
+    exp_dir = sweep.experiment_dir(options.logdir, experiment.name, dataset)
     os.makedirs(exp_dir, exist_ok=True)
     started = time.monotonic()
     print(f"[{experiment.name}] {experiment.description} ...", file=out, flush=True)
-    with kind_runs.using(pool):  # the kind's training runs go to the sweep's workers
+    with kind_runs.using(pool, overrides):  # the kind's training runs go to the sweep's workers
         result = kinds.run(experiment.kind, experiment.params, seeds, exp_dir)
     files.write_csv_atomic(os.path.join(exp_dir, "results.csv"), result.table)
-    found = [*result.findings, *(claims.evaluate(c, experiment, [], result.measurements) for c in experiment.claims)]
-    findings.save(exp_dir, experiment, found, seeds, len(result.table), result.figures)
+    found = [*result.findings, *(claims.evaluate(c, experiment, [], result.measurements, dataset=dataset) for c in experiment.claims)]
+    for finding in result.findings:
+        finding.dataset = dataset
+    findings.save(exp_dir, experiment, found, seeds, len(result.table), result.figures, dataset=dataset)
     report.write_experiment_report(experiment, exp_dir, result.table, found, seeds, [], result.figures, time.monotonic() - started)
     print(f"[{experiment.name}] done in {time.monotonic() - started:.1f}s", file=out, flush=True)
     return result.table
@@ -95,7 +108,7 @@ def run_other_kind(experiment, options, out, pool=None):
 
 def run_one(experiment, overrides, options, pool, progress, out):
     if experiment.kind != kinds.MLP:
-        return run_other_kind(experiment, options, out, pool)
+        return run_other_kind(experiment, overrides, options, out, pool)
     seeds = _seeds(experiment, options)
     first = sweep.first_stage(experiment, overrides)
     if first:

@@ -1,0 +1,27 @@
+"""Experiments of other kinds follow --dataset where their runs train the project's network, and
+say so, without running, where they have data of their own."""
+
+import json
+
+from experiments import cli, findings
+
+
+def test_a_kind_of_training_runs_trains_on_the_data_set_asked_for(tmp_path, capsys):
+    logdir = tmp_path / "logs"
+    argv = ["shuffle_each_epoch", "--size", "quick", "--seeds", "1", "--dataset", "mnist1d", "--set", "limit=200",
+            "--logdir", str(logdir)]  # fmt: skip
+    assert cli.main(argv) == 0
+    exp_dir = logdir / "mnist1d" / "shuffle_each_epoch"
+    assert findings.load(str(exp_dir))["dataset"] == "mnist1d"
+    assert all(f["dataset"] == "mnist1d" for f in findings.load(str(exp_dir))["findings"])
+    configs = [json.loads(p.read_text()) for p in exp_dir.glob("*/config.json")]
+    assert configs and all(c["dataset"] == "mnist1d" and c["limit"] == 200 for c in configs)
+    assert not (logdir / "shuffle_each_epoch").exists()
+
+
+def test_a_kind_with_its_own_data_is_not_run_under_another_data_set(tmp_path, capsys):
+    logdir = tmp_path / "logs"
+    assert cli.main(["surfaces", "--size", "quick", "--dataset", "mnist1d", "--logdir", str(logdir)]) == 0
+    out = capsys.readouterr().out
+    assert "has its own data" in out and "not run here" in out
+    assert not (logdir / "mnist1d" / "surfaces").exists() and not (logdir / "surfaces").exists()
