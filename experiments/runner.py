@@ -1,9 +1,15 @@
 """Runs whole experiments: plan, train what is not done, write tables, figures and reports."""
 
+import dataclasses
 import os
 import time
 
+import pandas as pd
+
 from experiments import claims, data, files, findings, hparams_groups, kind_runs, kinds, outcomes, report, results, sweep
+
+
+KIND_DONE_FILE = "kind_done.json"  # what a finished experiment of another kind was asked
 
 
 def make_pool(options, backend=None):
@@ -92,6 +98,17 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
         dataset = "digits"
     exp_dir = sweep.experiment_dir(options.logdir, experiment.name, dataset)
     os.makedirs(exp_dir, exist_ok=True)
+    # Like a run's record: what the kind was asked, saved last, so a finished kind is not redone.
+    done_path = os.path.join(exp_dir, KIND_DONE_FILE)
+    asked = {
+        "kind": experiment.kind, "params": experiment.params, "seeds": seeds,
+        "claims": [dataclasses.asdict(c) for c in experiment.claims],
+        "overrides": {k: v for k, v in overrides.items() if k in kind_runs.DATA_SETTINGS},
+    }  # fmt: skip
+    table_path = os.path.join(exp_dir, "results.csv")
+    if not options.rerun and files.read_json(done_path) == asked and os.path.exists(table_path) and findings.load(exp_dir):
+        print(f"[{experiment.name}] done before, skipped (--rerun to redo)", file=out, flush=True)
+        return pd.read_csv(table_path)
     started = time.monotonic()
     print(f"[{experiment.name}] {experiment.description} ...", file=out, flush=True)
     with kind_runs.using(pool, overrides):  # the kind's training runs go to the sweep's workers
@@ -102,6 +119,7 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
         finding.dataset = dataset
     findings.save(exp_dir, experiment, found, seeds, len(result.table), result.figures, dataset=dataset)
     report.write_experiment_report(experiment, exp_dir, result.table, found, seeds, [], result.figures, time.monotonic() - started)
+    files.write_json_atomic(done_path, asked)
     print(f"[{experiment.name}] done in {time.monotonic() - started:.1f}s", file=out, flush=True)
     return result.table
 

@@ -25,3 +25,19 @@ def test_a_kind_with_its_own_data_is_not_run_under_another_data_set(tmp_path, ca
     out = capsys.readouterr().out
     assert "has its own data" in out and "not run here" in out
     assert not (logdir / "mnist1d" / "surfaces").exists() and not (logdir / "surfaces").exists()
+
+
+def test_a_finished_kind_is_not_redone_unless_asked(tmp_path, capsys):
+    logdir = tmp_path / "logs"
+    argv = ["softmax_cross_entropy", "--size", "quick", "--seeds", "1", "--logdir", str(logdir)]
+    assert cli.main(argv) == 0
+    first = (logdir / "softmax_cross_entropy" / findings.FINDINGS_FILE).read_text()
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    assert "done before, skipped" in capsys.readouterr().out
+    assert (logdir / "softmax_cross_entropy" / findings.FINDINGS_FILE).read_text() == first
+    # Other seeds, or --rerun: run again.
+    assert cli.main([*argv[:-4], "--seeds", "2", "--logdir", str(logdir)]) == 0
+    assert "done before" not in capsys.readouterr().out
+    assert cli.main([*argv, "--rerun"]) == 0
+    assert "done before" not in capsys.readouterr().out
