@@ -316,6 +316,9 @@ def evaluate(claim, experiment, records, measurements=None, dataset="digits"):
         result = _spread_effect(values, claim)
     else:
         result = evidence.decide(values, claim.direction, claim.margin)
+    if claim.test == "best_of_n" and result.n:
+        notes.append(f"n counts groups of {claim.restarts} seeds"
+                     + (f" ({result.needed_n} groups = {result.needed_n * claim.restarts} seeds would settle it)" if result.needed_n else ""))
     about_outcomes = claim.metric in ("learned", "diverged")
     everything_failed = claim.test != "kind" and not about_outcomes and records and not any(r.get("status") == "ok" for r in _claim_runs(claim, experiment, records))
     if everything_failed:
