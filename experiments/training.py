@@ -171,7 +171,8 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
         raise RuntimeError(
             f"backend={config['backend']!r} asked for, but this process runs Keras on {keras.backend.backend()!r}"
         )
-    keras.utils.set_random_seed(config["seed"])
+    # keras.utils.set_random_seed, keeping the compiled kernels of reused models (run_cache.py).
+    run_cache.seed_run(config, reusing_models=COMPILED_MODELS is not None)
     dataset = get_dataset(config)
     num_train = len(dataset.x_train)
     batch_size = num_train if config["batch_size"] == "full" else min(config["batch_size"], num_train)
