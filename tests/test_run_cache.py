@@ -152,10 +152,13 @@ def test_runs_that_trace_different_graphs_do_not_share_a_model():
     assert key(cosine) == key({**cosine, "seed": 5})
 
 
-def test_training_batches_are_those_of_shuffling_the_examples_themselves():
+@pytest.mark.parametrize("gathered", [False, True], ids=["small set", "large set, gathered by index"])
+def test_training_batches_are_those_of_shuffling_the_examples_themselves(gathered, monkeypatch):
     import numpy as np
     import tensorflow as tf
 
+    if gathered:
+        monkeypatch.setattr(training, "SMALL_TRAINING_SET_BYTES", 0)
     config = resolve({"limit": 150, "seed": 3})
     dataset = training.get_dataset(config)
     keras_seed = 3
