@@ -202,7 +202,7 @@ def main():
                         help="pick the configuration (a varied setting's value)")  # fmt: skip
     parser.add_argument("--cprofile", metavar="FILE")
     args = parser.parse_args()
-    workers._prepare_process()
+    workers._prepare_process(threads=int(os.environ.get("PROFILE_THREADS", "0")) or None)
     stamps = Stamps()
     instrument(stamps)
     experiment = spec.load(args.experiment, args.size)
