@@ -22,12 +22,12 @@ Seeding: each run starts with `seed_run`, `keras.utils.set_random_seed(seed)` le
 effect. TensorFlow's `tf.random.set_seed` also clears the eager context's kernel cache, which
 resets the counters of stateful random kernels (`tf.random.uniform` without a seed) and drops
 every instantiated function with them: the next call of each compiled train, test and probe
-function is optimized and instantiated again, ~0.1 s per run on a digits MLP, more than its
-optimizer steps. The built-in models (`mlp`, `cnn`) and pipelines draw only stateless random
-numbers (Keras's seeded initializers and dropout, tf.data's shuffle with its own seeds), so when a
-compiled model is reused for one of them the cache is kept; tests/test_run_cache.py checks the
-records against a fresh process. A user's model builder, a distributed run and the one-model-per-
-run path seed exactly as `keras.utils.set_random_seed` does.
+function is optimized and instantiated again, ~0.15 s per run on a digits MLP (about half of a
+10-epoch run's optimizer steps). The built-in models (`mlp`, `cnn`) and pipelines draw only
+stateless random numbers (Keras's seeded initializers and dropout, tf.data's shuffle with its
+own seeds), so when a compiled model is reused for one of them the cache is kept;
+tests/test_run_cache.py checks the records against a fresh process. A user's model builder, a
+distributed run and the one-model-per-run path seed exactly as `keras.utils.set_random_seed` does.
 
 `compiled_key` imports nothing heavy: the worker pools call it in a process without TensorFlow to
 send runs of one key to the same worker.
