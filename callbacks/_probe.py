@@ -14,7 +14,17 @@ Everything runs under `keras.StatelessScope`, so batch-norm statistics, dropout 
 metrics are untouched (on torch, torch's global generator is forked too). Under `tf.distribute` the probe runs once, in the cross-replica
 context, at the (identical) mirrored values. Norms are float32 on TensorFlow, float64 of
 the float32 values elsewhere: the same to float32 rounding.
+
+Kept across fits: the compiled measuring functions of a model are made once per (model, model
+compilation, tracked variables, walked layers, probe batch's shapes and dtypes) and reused by
+every later `fit` of the same model (the experiment runner reuses compiled models across runs,
+experiments/run_cache.py). The probe batch is an argument of the compiled functions, never a
+captured constant, so a new batch of the same shapes measures with the same graphs; the graphs
+capture the variables themselves and read their current values at every call. A new
+`model.compile` (a new train function) makes new ones. The cache holds the model only weakly.
 """
+
+import weakref
 
 import keras
 import numpy as np
@@ -27,36 +37,73 @@ PACKED = (
 )  # fmt: skip
 
 
+# model -> {key: (weak reference to the train function they were made for, measure)}
+_MEASURES = weakref.WeakKeyDictionary()
+
+
 def make_probe(model, variables, layers, probe_data):
     """A probe for this `fit`: `before(model)` just before a step, `after(model, measured)`
     after it. `layers`: the Sequential model's layers to walk one by one, or []."""
     if keras.backend.backend() == "tensorflow":
-        return _TensorFlowProbe(model, variables, layers, probe_data)
-    return _AutodiffProbe(model, variables, layers, probe_data)
-
-
-class _TensorFlowProbe:
-    def __init__(self, model, variables, layers, probe_data):
         import tensorflow as tf
 
-        self._tf = tf
-        self._model, self._variables, self._layers = model, variables, layers
-        self._probe = tree.map_structure(lambda value: None if value is None else tf.convert_to_tensor(value), probe_data)
-        # Rebuilt every fit: the traced graphs capture the model's current variables.
-        self._measure_before = tf.function(self._measure_before_step, autograph=False)
-        self._measure_after = tf.function(self._measure_after_step, autograph=False)
+        convert, measure_class = tf.convert_to_tensor, _TensorFlowMeasure
+    else:
+        convert, measure_class = keras.ops.convert_to_tensor, _AutodiffMeasure
+    probe = tree.map_structure(lambda value: None if value is None else convert(value), tuple(probe_data))
+    return _Probe(_measure_for(model, variables, layers, probe, measure_class), probe)
+
+
+def _measure_for(model, variables, layers, probe, measure_class):
+    """The model's measure for these variables, layers and probe shapes, made once."""
+    signature = repr(tree.map_structure(lambda t: None if t is None else (tuple(t.shape), str(t.dtype)), probe))
+    # The measure holds the variables and layers, so their ids stay theirs while it lives.
+    key = (tuple(id(v) for v in variables), tuple(id(layer) for layer in layers), signature)
+    train_function = getattr(model, "train_function", None)
+    per_model = _MEASURES.setdefault(model, {})
+    made_for, measure = per_model.get(key, (None, None))
+    if measure is None or train_function is None or made_for() is not train_function:
+        measure = measure_class(model, variables, layers, probe)
+        if train_function is not None:
+            # A recompiled model (a new train function) may compute another loss: measure anew.
+            per_model[key] = (weakref.ref(train_function), measure)
+    return measure
+
+
+class _Probe:
+    """One fit's probe batch bound to its model's measure."""
+
+    def __init__(self, measure, probe):
+        self._measure, self._probe = measure, probe
 
     def before(self, model):
         """`(gradients, weights, norms)` at the weights the next step starts from."""
-        return self._measure_before(*self._probe)
+        return self._measure.before(self._probe)
 
     def after(self, model, gradients, weights, norms):
         """`(updates, packed)`: the step's updates and every norm as one numpy vector."""
+        return self._measure.after(gradients, weights, norms)
+
+
+class _TensorFlowMeasure:
+    def __init__(self, model, variables, layers, probe):
+        import tensorflow as tf
+
+        self._tf = tf
+        # Weakly: the cache of measures must not keep the model alive.
+        self._model, self._variables, self._layers = weakref.ref(model), variables, layers
+        self._measure_before = tf.function(self._measure_before_step, autograph=False)
+        self._measure_after = tf.function(self._measure_after_step, autograph=False)
+
+    def before(self, probe):
+        return self._measure_before(*probe)
+
+    def after(self, gradients, weights, norms):
         updates, packed = self._measure_after(weights, norms)
         return updates, packed.numpy()
 
     def _measure_before_step(self, x, y, sample_weight):
-        tf, model = self._tf, self._model
+        tf, model = self._tf, self._model()
         with keras.StatelessScope():  # batch-norm statistics, seeds, metrics stay untouched
             with tf.GradientTape() as tape:
                 outputs = []
@@ -105,19 +152,16 @@ class _TensorFlowProbe:
         return tf.stack([tf.norm(tf.cast(tf.reshape(t, [-1]), tf.float32)) for t in tensors])
 
 
-class _AutodiffProbe:
+class _AutodiffMeasure:
     """JAX and torch: gradients from the backend's autodiff, norms in numpy."""
 
-    def __init__(self, model, variables, layers, probe_data):
-        self._model, self._variables, self._layers = model, variables, layers
-        self._probe = tree.map_structure(lambda value: None if value is None else keras.ops.convert_to_tensor(value), probe_data)
-        self._gradients = _jax_gradients if keras.backend.backend() == "jax" else _torch_gradients
-        self._compiled = None
+    def __init__(self, model, variables, layers, probe):
+        self._variables = variables
+        gradients = _jax_gradients if keras.backend.backend() == "jax" else _torch_gradients
+        self._compiled = gradients(weakref.ref(model), variables, layers, probe)
 
-    def before(self, model):
-        if self._compiled is None:
-            self._compiled = self._gradients(model, self._variables, self._layers, self._probe)
-        variable_gradients, outputs, output_gradients = self._compiled()
+    def before(self, probe):
+        variable_gradients, outputs, output_gradients = self._compiled(*probe)
         gradient_norms = _norms(variable_gradients)
         norms = {
             "gradient_norms": gradient_norms,
@@ -128,7 +172,7 @@ class _AutodiffProbe:
         weights = [np.array(keras.ops.convert_to_numpy(v)) for v in self._variables]
         return variable_gradients, weights, norms
 
-    def after(self, model, gradients, weights, norms):
+    def after(self, gradients, weights, norms):
         now = [keras.ops.convert_to_numpy(v) for v in self._variables]
         updates = [np.float32(v) - np.float32(w) for v, w in zip(now, weights)]
         weight_norms, update_norms = _norms(weights), _norms(updates)
@@ -165,42 +209,44 @@ def _output_shapes(model, layers, x):
     return shapes
 
 
-def _jax_gradients(model, variables, layers, probe):
+def _jax_gradients(model_ref, variables, layers, probe):
+    """`compute(x, y, sample_weight)`, jitted once: the probe batch is an argument."""
     import jax
 
-    x, y, sample_weight = probe
+    model = model_ref()
     others = [v for v in model.variables if all(v is not t for t in variables)]
-    zeros = [jax.numpy.zeros(shape, dtype) for shape, dtype in _output_shapes(model, layers, x)]
+    zeros = [jax.numpy.zeros(shape, dtype) for shape, dtype in _output_shapes(model, layers, probe[0])]
+    del model  # held weakly: the cache of measures must not keep it alive
 
-    def loss_of(values, perturbations, other_values):
+    def loss_of(values, perturbations, other_values, x, y, sample_weight):
         mapping = list(zip(variables, values)) + list(zip(others, other_values))
         with keras.StatelessScope(state_mapping=mapping):
-            return _forward(model, layers, x, y, sample_weight, perturbations)
+            return _forward(model_ref(), layers, x, y, sample_weight, perturbations)
 
     gradient = jax.jit(jax.grad(loss_of, argnums=(0, 1), has_aux=True))
 
-    def compute():
+    def compute(x, y, sample_weight):
         (variable_gradients, output_gradients), outputs = gradient(
-            [v.value for v in variables], zeros, [v.value for v in others]
+            [v.value for v in variables], zeros, [v.value for v in others], x, y, sample_weight
         )
         return [np.asarray(g) for g in variable_gradients], [np.asarray(o) for o in outputs], [np.asarray(g) for g in output_gradients]
 
     return compute
 
 
-def _torch_gradients(model, variables, layers, probe):
+def _torch_gradients(model_ref, variables, layers, probe):
+    """`compute(x, y, sample_weight)`: torch needs no compilation; the output shapes, once."""
     import torch
 
-    x, y, sample_weight = probe
     with torch.random.fork_rng():
-        shapes = _output_shapes(model, layers, x)
+        shapes = _output_shapes(model_ref(), layers, probe[0])
 
-    def compute():
+    def compute(x, y, sample_weight):
         # Keras's unseeded dropout on torch draws from torch's global generator: fork it, so
         # that training draws the same masks as without the probe.
         with torch.random.fork_rng(), torch.enable_grad(), keras.StatelessScope():
             zeros = [torch.zeros(shape, dtype=dtype, requires_grad=True) for shape, dtype in shapes]
-            loss, outputs = _forward(model, layers, x, y, sample_weight, zeros)
+            loss, outputs = _forward(model_ref(), layers, x, y, sample_weight, zeros)
             targets = [v.value for v in variables] + zeros
             gradients = torch.autograd.grad(loss, targets, allow_unused=True)
         gradients = [torch.zeros_like(t) if g is None else g for g, t in zip(gradients, targets)]

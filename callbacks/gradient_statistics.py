@@ -71,8 +71,9 @@ class GradientStatistics(keras.callbacks.Callback):
     Cost per logged step: one forward and backward pass on the probe batch (about one training
     step on a batch of the same size), a copy of the weights and one summary write: ~2.5 ms in
     all for a 64-128-128-10 MLP and a 32-example probe on 2 CPU cores; histograms add ~1 ms
-    per 16k values. The two measuring functions are traced once per `fit` (~0.2 s). At the
-    defaults this is ~1-2% of that MLP's training time (benchmarks/callback_cost.py).
+    per 16k values. The two measuring functions are traced once per model and probe shape
+    (~0.1-0.2 s) and kept for its later fits (callbacks/_probe.py). At the defaults this is
+    ~1-2% of that MLP's training time (benchmarks/callback_cost.py).
 
     Assumes one batch is one optimizer step. With `steps_per_execution=k` Keras calls the
     hooks once per group of k steps: a group that holds a logging step is measured at its first

@@ -97,7 +97,9 @@ class OptimizerStateStatistics(keras.callbacks.Callback):
     def _slot_reader(self):
         """Reads every optimizer variable at once; returns `read(variable) -> numpy array`."""
         if self._read_slots is None:
-            self._read_slots = variable_reader(base_optimizer(self.model.optimizer).variables)
+            optimizer = base_optimizer(self.model.optimizer)
+            # Compiled once per optimizer: a model reused across fits reads with the same graph.
+            self._read_slots = variable_reader(optimizer.variables, owner=optimizer)
         values = self._read_slots()
         return lambda variable: values[id(variable)]
 

@@ -25,6 +25,22 @@ def fixed_order(labels, order, seed):
     return permutation
 
 
+def pipeline_options():
+    """The tf.data options of the runner's pipelines (training and validation): autotuning off.
+
+    Autotuning only sizes buffers and thread pools, never changes which examples a batch holds
+    or their order. On these in-memory pipelines it has nothing to tune, and each iterator it
+    watches costs at its end: on a 2-core CPU, deleting an iterator of digits' validation
+    batches took 6-17 ms with it and under 0.5 ms without, and Keras makes and drops two
+    training and one validation iterator per epoch.
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
+
+
 def fixed_order_batches(dataset, batch_size, seed, order):
     """Mini-batches in the same order every epoch, as a tf.data pipeline (like training_batches)."""
     import tensorflow as tf
@@ -34,6 +50,7 @@ def fixed_order_batches(dataset, batch_size, seed, order):
         tf.data.Dataset.from_tensor_slices((dataset.x_train[permutation], dataset.y_train[permutation]))
         .batch(batch_size)
         .prefetch(tf.data.AUTOTUNE)
+        .with_options(pipeline_options())
     )
 
 

@@ -18,12 +18,24 @@ What may differ between runs sharing an entry is what `compiled_key` leaves out:
 logging settings, and (for a constant learning rate) the learning rate and the number of epochs.
 Everything else, including settings this module does not know, keeps runs apart.
 
+Seeding: each run starts with `seed_run`, `keras.utils.set_random_seed(seed)` less one side
+effect. TensorFlow's `tf.random.set_seed` also clears the eager context's kernel cache, which
+resets the counters of stateful random kernels (`tf.random.uniform` without a seed) and drops
+every instantiated function with them: the next call of each compiled train, test and probe
+function is optimized and instantiated again, ~0.15 s per run on a digits MLP (about half of a
+10-epoch run's optimizer steps). The built-in models (`mlp`, `cnn`) and pipelines draw only
+stateless random numbers (Keras's seeded initializers and dropout, tf.data's shuffle with its
+own seeds), so when a compiled model is reused for one of them the cache is kept;
+tests/test_run_cache.py checks the records against a fresh process. A user's model builder, a
+distributed run and the one-model-per-run path seed exactly as `keras.utils.set_random_seed` does.
+
 `compiled_key` imports nothing heavy: the worker pools call it in a process without TensorFlow to
 send runs of one key to the same worker.
 """
 
 import collections
 import json
+import sys
 
 import numpy as np
 
@@ -31,6 +43,32 @@ import numpy as np
 RUNTIME_SETTINGS = ("seed", "log_every_steps", "stats_every_steps", "record_steps", "divergence_factor")
 # Read by the traced graph only through a schedule: free when the learning rate is a constant.
 CONSTANT_RATE_SETTINGS = ("learning_rate", "epochs")
+
+
+# Model families whose builders draw only stateless random numbers (experiments/models.py).
+STATELESS_MODELS = ("mlp", "cnn")
+
+
+def seed_run(config, reusing_models):
+    """Seeds Python, numpy, TensorFlow and Keras from `config["seed"]` as
+    `keras.utils.set_random_seed` does; keeps TensorFlow's compiled kernels when `reusing_models`
+    and the run's model draws no stateful random numbers (see the module's docstring)."""
+    import keras
+
+    keep = reusing_models and config["model"] in STATELESS_MODELS and config["distribute"] == "none"
+    if not keep or "tensorflow" not in sys.modules:
+        keras.utils.set_random_seed(config["seed"])
+        return
+    from tensorflow.python import pywrap_tfe
+
+    # tf.random.set_seed sets the global seed, then calls this to clear the kernel cache.
+    # Should TensorFlow stop calling it by this name, the cache is cleared: slower, same numbers.
+    clear = pywrap_tfe.TFE_ContextClearCaches
+    pywrap_tfe.TFE_ContextClearCaches = lambda handle: None
+    try:
+        keras.utils.set_random_seed(config["seed"])
+    finally:
+        pywrap_tfe.TFE_ContextClearCaches = clear
 
 
 def has_constant_learning_rate(config):

@@ -2,7 +2,9 @@
 network of the notes (W = c * I), the alerts, and that probing leaves training unchanged.
 Backend-independent: runs on TensorFlow, JAX and torch."""
 
+import gc
 import warnings
+import weakref
 
 import keras
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 from reference_gradients import dense_layers, mse_gradients
 from test_callbacks_events import needs_steps_per_execution, read_run, scalars, series, small_model, small_regression, texts
 
+from callbacks import _probe
 from callbacks.gradient_statistics import GradientStatistics
 
 pytestmark = pytest.mark.all_backends
@@ -170,6 +173,72 @@ def test_probing_leaves_training_exactly_as_without_it():
     assert losses == probed_losses  # the metrics were not touched either
     for a, b in zip(weights, probed_weights):  # includes batch norm's moving statistics
         np.testing.assert_array_equal(a, b)
+
+
+class LatestRecorder(keras.callbacks.Callback):
+    """A copy of `statistics.latest` after every step (put it after `statistics`)."""
+
+    def __init__(self, statistics):
+        super().__init__()
+        self.statistics, self.values = statistics, []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.values.append(dict(self.statistics.latest))
+
+
+def fit_twice(x, y, forget_between):
+    """One model fit twice, each fit with its own GradientStatistics on its own probe batch of
+    the same shape; `forget_between` drops the measuring functions kept for the model."""
+    keras.backend.clear_session(free_memory=False)  # the same layer names both times
+    keras.utils.set_random_seed(1)
+    model = batch_norm_dropout_model()
+    measures, logged = [], []
+    for probe in ((x[:8], y[:8]), (x[8:16], y[8:16])):
+        if forget_between:
+            _probe._MEASURES.pop(model, None)
+        statistics = GradientStatistics(probe, log_every_n_steps=1)
+        recorder = LatestRecorder(statistics)
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=[statistics, recorder])
+        measures.append(statistics._probe._measure)
+        logged.append(recorder.values)
+    return measures, logged, model.get_weights()
+
+
+def test_a_second_fit_reuses_the_probe_functions_on_its_own_probe_batch():
+    """The measuring functions are kept per model (the runner reuses compiled models across
+    runs); the probe batch is an argument, so the second fit's values are those of freshly
+    made functions on the second batch, bit for bit, and training is unchanged."""
+    x, y = small_regression(n=32)
+    measures, reused, weights = fit_twice(x, y, forget_between=False)
+    fresh_measures, fresh, fresh_weights = fit_twice(x, y, forget_between=True)
+    assert measures[1] is measures[0] and fresh_measures[1] is not fresh_measures[0]
+    np.testing.assert_equal(reused, fresh)  # every step's norms, NaN ratios included
+    assert reused[1][0]["global_gradient_norm"] != reused[0][-1]["global_gradient_norm"]
+    for a, b in zip(weights, fresh_weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_recompiled_model_gets_new_probe_functions():
+    x, y = small_regression()
+    model = small_model()
+    first = GradientStatistics((x, y), log_every_n_steps=1)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[first])
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mae")  # another loss to measure
+    second = GradientStatistics((x, y), log_every_n_steps=1)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[second])
+    assert second._probe._measure is not first._probe._measure
+
+
+def test_kept_probe_functions_do_not_keep_the_model_alive():
+    x, y = small_regression()
+    model = small_model()
+    statistics = GradientStatistics((x, y), log_every_n_steps=1)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[statistics])
+    assert model in _probe._MEASURES
+    alive = weakref.ref(model)
+    del model, statistics
+    gc.collect()
+    assert alive() is None
 
 
 def test_functional_models_get_variable_statistics_only():

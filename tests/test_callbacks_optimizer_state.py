@@ -11,6 +11,7 @@ from reference_gradients import dense_layers, mse_gradients
 from test_callbacks_events import read_run, scalars, series, small_regression
 
 import optimizers
+from callbacks import _variable_reads
 from callbacks.optimizer_state import OptimizerStateStatistics
 
 pytestmark = pytest.mark.all_backends
@@ -191,3 +192,29 @@ def test_plain_sgd_and_unknown_optimizers_log_what_they_have(tmp_path):
 def test_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         OptimizerStateStatistics(**kwargs)
+
+
+def test_a_second_fit_reuses_the_compiled_slot_reader(tmp_path):
+    """The slot reader is compiled once per optimizer; a second fit of the same model reads the
+    same values as a freshly compiled one."""
+    x, y = small_regression()
+
+    def fit_twice(forget_between):
+        keras.backend.clear_session(free_memory=False)  # the same layer names both times
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile(optimizer=optimizers.Adam(LR), loss="mse")
+        callbacks = []
+        for _ in range(2):
+            if forget_between:
+                _variable_reads._READERS.clear()
+            statistics = OptimizerStateStatistics(log_every_n_steps=1)
+            model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[statistics])
+            callbacks.append(statistics)
+        return callbacks
+
+    first, second = fit_twice(forget_between=False)
+    fresh_first, fresh_second = fit_twice(forget_between=True)
+    assert second._read_slots is first._read_slots
+    assert fresh_second._read_slots is not fresh_first._read_slots
+    assert second.latest == fresh_second.latest and second.latest["step"] == 4

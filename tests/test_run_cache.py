@@ -1,18 +1,24 @@
 """Reused compiled models give the numbers of a fresh model: every metric and every history
 value equal bit for bit, for each optimizer, with batch normalization, with a schedule, after a
-run that diverged; and runs whose graphs differ never share a model."""
+run that diverged; and runs whose graphs differ never share a model. The callbacks' outputs too
+(every scalar of the run's event files: gradient, weight and update norms from GradientStatistics'
+reused probe functions, optimizer state, learning rates, Keras's epoch curves; metrics.jsonl):
+a reused model keeps its traced probes and its compiled kernels across runs."""
 
 import json
+import math
 import os
 import subprocess
 import sys
 
 import pytest
+from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.util import tensor_util
 
 from experiments import run_cache, training
 from experiments.settings import resolve
 
-TINY = {"epochs": 2, "limit": 240, "width": 8, "batch_size": 32}
+TINY = {"epochs": 2, "limit": 240, "width": 8, "batch_size": 32, "stats_every_steps": 4, "log_every_steps": 2}
 CASES = {
     "sgd": {"optimizer": "sgd", "learning_rate": 0.05},
     "sgd_nesterov": {"optimizer": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
@@ -32,6 +38,40 @@ def _numbers(record):
     """What must not depend on the path: everything but wall times and speed."""
     metrics = {k: v for k, v in record["metrics"].items() if k not in ("ms_per_update", "samples_per_second")}
     return {"metrics": metrics, **{k: record.get(k) for k in COMPARED}}
+
+
+def _callback_outputs(run_dir):
+    """Every scalar the run's event files hold (`{(directory, tag): {step: value}}`, histograms
+    and texts as lists) and metrics.jsonl's rows less their times; NaN as the string "nan"."""
+
+    def plain(value):
+        value = value.tolist() if hasattr(value, "tolist") else value
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        if isinstance(value, bytes):
+            return value.decode()
+        return "nan" if isinstance(value, float) and math.isnan(value) else value
+
+    outputs = {}
+    for directory in ("train", "validation"):
+        accumulator = event_accumulator.EventAccumulator(
+            os.path.join(run_dir, directory), size_guidance={event_accumulator.TENSORS: 0}
+        ).Reload()
+        for tag in accumulator.Tags()["tensors"]:
+            events = accumulator.Tensors(tag)
+            outputs[(directory, tag)] = {e.step: plain(tensor_util.make_ndarray(e.tensor_proto)) for e in events}
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    outputs["metrics.jsonl"] = [{k: v for k, v in row.items() if k not in ("time", "elapsed_seconds")} for row in rows]
+    return outputs
+
+
+def _assert_same_outputs(run_dir, reference_dir):
+    outputs, reference = _callback_outputs(run_dir), _callback_outputs(reference_dir)
+    assert any(isinstance(key, tuple) and key[1].startswith("gradients/norm/") for key in outputs)  # probes ran
+    assert outputs.keys() == reference.keys()
+    for key in reference:
+        assert outputs[key] == reference[key], key
 
 
 def _train(config, run_dir, cache):
@@ -59,6 +99,7 @@ def test_reused_model_gives_the_fresh_models_numbers(case, tmp_path):
     fresh = _train(config, tmp_path / "fresh", None)
     assert reused["reused_compiled_model"] is True and fresh["reused_compiled_model"] is False
     assert _numbers(reused) == _numbers(fresh)
+    _assert_same_outputs(tmp_path / "reused", tmp_path / "fresh")
 
 
 def test_after_a_diverged_run_the_next_run_starts_clean(tmp_path):
@@ -70,6 +111,7 @@ def test_after_a_diverged_run_the_next_run_starts_clean(tmp_path):
     reused = _train(config, tmp_path / "reused", cache)
     assert reused["reused_compiled_model"] is True and reused["status"] == "ok"
     assert _numbers(reused) == _numbers(_train(config, tmp_path / "fresh", None))
+    _assert_same_outputs(tmp_path / "reused", tmp_path / "fresh")
 
 
 def test_reused_model_equals_a_fresh_process(tmp_path):
@@ -91,6 +133,7 @@ def test_reused_model_equals_a_fresh_process(tmp_path):
     fresh = json.loads(out.strip().splitlines()[-1])
     assert fresh["reused_compiled_model"] is False
     assert _numbers(reused) == _numbers(fresh)
+    _assert_same_outputs(tmp_path / "reused", tmp_path / "process")
 
 
 def test_runs_that_trace_different_graphs_do_not_share_a_model():
@@ -109,10 +152,13 @@ def test_runs_that_trace_different_graphs_do_not_share_a_model():
     assert key(cosine) == key({**cosine, "seed": 5})
 
 
-def test_training_batches_are_those_of_shuffling_the_examples_themselves():
+@pytest.mark.parametrize("gathered", [False, True], ids=["small set", "large set, gathered by index"])
+def test_training_batches_are_those_of_shuffling_the_examples_themselves(gathered, monkeypatch):
     import numpy as np
     import tensorflow as tf
 
+    if gathered:
+        monkeypatch.setattr(training, "SMALL_TRAINING_SET_BYTES", 0)
     config = resolve({"limit": 150, "seed": 3})
     dataset = training.get_dataset(config)
     keras_seed = 3
@@ -171,3 +217,71 @@ def test_a_builder_whose_seeds_do_not_follow_the_run_seed_is_reset_from_fresh_bu
             np.testing.assert_array_equal(variable.numpy(), expected.numpy())
         cache.release({**config, "seed": seed}, model)
     assert cache.hits == 2
+
+
+def test_a_reused_model_keeps_its_traced_probes_and_slot_reader(tmp_path):
+    from callbacks import GradientStatistics, OptimizerStateStatistics
+
+    settings = {**TINY, "optimizer": "adam", "learning_rate": 0.003}
+    made = []
+
+    def capture(*args):
+        made.append(training.make_callbacks(*args))
+        return made[-1]
+
+    saved = training.COMPILED_MODELS
+    training.COMPILED_MODELS = run_cache.CompiledModels()
+    try:
+        for seed in (1, 2):
+            training.train_run(resolve({**settings, "seed": seed}), str(tmp_path / f"seed{seed}"), callbacks=capture)
+    finally:
+        training.COMPILED_MODELS = saved
+
+    def find(callbacks, kind):
+        return next(c for c in callbacks if isinstance(c, kind))
+
+    first, second = made
+    assert find(second, GradientStatistics)._probe._measure is find(first, GradientStatistics)._probe._measure
+    assert find(second, OptimizerStateStatistics)._read_slots is find(first, OptimizerStateStatistics)._read_slots
+
+
+def _draws(seed):
+    """What a run draws from the seeded generators: Python, numpy, Keras's global SeedGenerator
+    and the training pipeline's tf.data shuffle."""
+    import random
+
+    import keras
+    import numpy as np
+
+    dataset = training.get_dataset(resolve({"limit": 150, "seed": seed}))
+    batch = next(iter(training.training_batches(dataset, 16, seed)))[1].numpy()
+    return random.random(), np.random.random(), keras.ops.convert_to_numpy(keras.random.normal((3,))).tolist(), batch.tolist()
+
+
+@pytest.mark.parametrize("model", ["mlp", "my_package.models:build"])
+def test_seed_run_seeds_as_keras_set_random_seed(model):
+    import keras
+
+    config = resolve({"seed": 5})
+    keras.utils.set_random_seed(5)
+    expected = _draws(5)
+    run_cache.seed_run({**config, "model": model}, reusing_models=True)
+    assert _draws(5) == expected
+
+
+def test_seed_run_keeps_tensorflows_kernels_only_for_reused_stateless_models():
+    """The kernel cache is what tf.random.set_seed clears: a stateful op's stream restarts only
+    when it is cleared (the reason a user's builder, which may draw from such ops, gets it)."""
+    import tensorflow as tf
+
+    def restarts(config, reusing_models):
+        run_cache.seed_run(config, reusing_models)
+        first = tf.random.uniform([4]).numpy()
+        run_cache.seed_run(config, reusing_models)
+        return bool((tf.random.uniform([4]).numpy() == first).all())
+
+    config = resolve({"seed": 5})
+    assert not restarts(config, reusing_models=True)
+    assert restarts(config, reusing_models=False)
+    assert restarts({**config, "model": "my_package.models:build"}, reusing_models=True)
+    assert restarts({**config, "distribute": "mirrored"}, reusing_models=True)
