@@ -1,0 +1,446 @@
+"""Seeds in one graph: K seeds of one configuration trained as one stacked model.
+
+Each Dense layer of the digits MLP (experiments/models.py `build_mlp`) becomes one kernel of
+shape `(K, in, out)` and one bias `(K, out)`; a step gathers each member's own batch,
+`(K, B, features)`, and runs one batched matmul per layer. The loss is the sum over members of
+each member's mean loss, so the gradient with respect to member k's weights is exactly the
+gradient of member k's own loss. The project's optimizers (optimizers/) update every element
+from its own gradient and slots only, so member k's update is the one its separate run makes:
+
+```python
+logits[k] = mlp(weights[k], x_train[rows[k]])                  # rows[k]: seed k's batch
+loss = sum(mean(cross_entropy(y_train[rows[k]], logits[k])) for k in range(K))
+grads = tape.gradient(loss, stacked_weights)                   # grads[..][k] = d loss_k / d weights[k]
+optimizer.apply(grads, stacked_weights)                        # elementwise: member k's own update
+```
+
+What member k starts from and sees is what `training.train_run` gives seed k:
+- initial weights: those `models.build_model(config with seed=seeds[k], dataset)` draws (each
+  member's model is built, its weights stacked);
+- data order: `training_batches`' tf.data shuffle for seed k, each epoch a fresh iteration of a
+  pipeline made under seed k's global seed, so it reshuffles exactly as the separate run does
+  (the fixed orders "once" and "sorted" come from experiments/data_order.py);
+- metrics: Keras's running means (loss and accuracy weighted by batch size), validation on
+  batches of 1024 after each epoch, the final metrics of `training.final_metrics` and the
+  validation halves of `training.validation_halves`;
+- divergence: the rule of `callbacks.DivergenceGuard` as train_run configures it (running mean of
+  the epoch's loss NaN, Inf or above `divergence_factor` times the member's initial loss on the
+  probe batch), checked where Keras would call the guard: every `steps_per_execution` steps and
+  at the epoch's last step. A member that trips it is masked (its gradients are zeroed from then
+  on, its weights and metrics are those at the step that tripped it, its record says diverged);
+  the others go on. Nothing of one member reaches another: every op is per member.
+
+One `tf.function` runs the steps of an epoch (`jit_compile` setting: with XLA); it returns early
+only when a member diverges, so an epoch is usually one call. Member records have train_run's
+keys; time is shared: `wall_time_s` and `ms_per_update` are each member's share (the stacked
+figure divided by K), the stacked totals are in `record["stacked"]`. No Keras callbacks run:
+TensorBoard curves and metrics.jsonl are written per member from the history (`write_run`).
+
+Refused, each with a message: another model than the MLP, batch normalization, another backend
+than TensorFlow, `distribute`, `clipnorm` (a norm over the whole stacked kernel would mix
+members), `divergence_rollback` (a per-run learning-rate change).
+"""
+
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from experiments import data_order, factory, fingerprints, models, outcomes, rundir, training
+
+VALIDATION_BATCH = 1024  # training.validation_batches' batch size
+
+
+class NotStackable(ValueError):
+    """The configuration cannot be trained as stacked seeds."""
+
+
+def check_stackable(config, seeds):
+    """Raises NotStackable naming the first setting the stacked path does not support."""
+    seeds = list(seeds)
+    if not seeds:
+        raise NotStackable("train_stacked needs at least one seed; got none")
+    if len(set(seeds)) != len(seeds):
+        raise NotStackable(f"train_stacked needs distinct seeds; got {seeds}")
+    refusals = (
+        (config["model"] != "mlp", f"model={config['model']!r}: only the MLP is stacked"),
+        (config["batch_norm"], "batch_norm=True: batch normalization is not stacked yet"),
+        (config["backend"] != "tensorflow", f"backend={config['backend']!r}: the stacked step is TensorFlow's"),
+        (config["distribute"] != "none", f"distribute={config['distribute']!r}: one device only"),
+        (config["clipnorm"] is not None, "clipnorm: a norm over a stacked kernel would mix the members"),
+        (config["divergence_rollback"], "divergence_rollback=True: a rollback lowers one run's rate"),
+    )
+    for refused, why in refusals:
+        if refused:
+            raise NotStackable(f"cannot stack seeds: {why}")
+    if keras.backend.backend() != "tensorflow":
+        raise NotStackable(f"cannot stack seeds: this process runs Keras on {keras.backend.backend()!r}")
+
+
+class MemberOrders:
+    """Each member's order of the training examples, epoch by epoch, as its separate run sees it."""
+
+    def __init__(self, dataset, seeds, shuffle):
+        import tensorflow as tf
+
+        num_train = len(dataset.y_train)
+        self._fixed = None
+        if shuffle != "each_epoch":
+            self._fixed = np.stack([data_order.fixed_order(dataset.y_train, shuffle, s) for s in seeds])
+            return
+        self._pipelines = []
+        for seed in seeds:
+            # training_batches' shuffle, made under seed's global seed as train_run makes it:
+            # its orders depend on (global seed, op seed) only. Batching the whole epoch into one
+            # element leaves the order as it is.
+            keras.utils.set_random_seed(seed)
+            pipeline = (
+                tf.data.Dataset.range(num_train)
+                .shuffle(num_train, seed=seed, reshuffle_each_iteration=True)
+                .batch(num_train)
+            )
+            self._pipelines.append(pipeline)
+
+    def next_epoch(self):
+        """(K, examples) int32: each member's order for the next epoch.
+
+        Keras's epoch iterator makes a new iterator of the pipeline at the start of every epoch
+        and another, never read, at the end of it (keras/src/trainers/epoch_iterator.py,
+        `_enumerate_iterator`); each new iterator draws the next reshuffle. So epoch e of a
+        separate run reads the pipeline's iteration 2e, and one iteration is skipped here too.
+        """
+        if self._fixed is not None:
+            return self._fixed.astype(np.int32)
+        orders = []
+        for pipeline in self._pipelines:
+            orders.append(next(iter(pipeline)).numpy())
+            iter(pipeline)  # the iterator Keras makes at the epoch's end and never reads
+        return np.stack(orders).astype(np.int32)
+
+
+class StackedMLP:
+    """The members' MLPs as one set of stacked variables, `(K, in, out)` kernels, `(K, out)` biases."""
+
+    def __init__(self, member_models, activation):
+        self.activation = keras.activations.get(activation)
+        self.num_members = len(member_models)
+        layers = [[layer for layer in m.layers if isinstance(layer, keras.layers.Dense)] for m in member_models]
+        self.variables = []
+        for i, layer in enumerate(layers[0]):
+            kernel = np.stack([keras.ops.convert_to_numpy(member[i].kernel) for member in layers])
+            bias = np.stack([keras.ops.convert_to_numpy(member[i].bias) for member in layers])
+            self.variables.append(keras.Variable(kernel, name=f"{layer.name}_kernel", dtype="float32"))
+            self.variables.append(keras.Variable(bias, name=f"{layer.name}_bias", dtype="float32"))
+
+    def logits(self, x):
+        """x: (K, B, features), or (B, features) shared by every member; returns (K, B, classes)."""
+        import tensorflow as tf
+
+        h = x
+        pairs = list(zip(self.variables[0::2], self.variables[1::2]))
+        for i, (kernel, bias) in enumerate(pairs):
+            h = tf.matmul(h, kernel) + bias[:, None, :]
+            if i < len(pairs) - 1:
+                h = self.activation(h)
+        return h
+
+    def member_weights(self, values, k):
+        """Member k's weights in `model.get_weights()` order, from `values` (numpy, stacked)."""
+        return [v[k] for v in values]
+
+    def numpy(self):
+        return [keras.ops.convert_to_numpy(v) for v in self.variables]
+
+
+def _member_config(config, seed):
+    return {**config, "seed": seed}
+
+
+def train_stacked(config, seeds, run_dirs=None, verbose=0):
+    """Trains `config` once per seed in `seeds`, all in one stacked model; one record per seed.
+
+    Each record has train_run's keys (status, reason, metrics, history, fingerprint, ...) and
+    `stacked` (members, seeds, the stacked wall time and ms per stacked update). With
+    `run_dirs` (one per seed), each member's HParams, TensorBoard epoch curves and metrics.jsonl
+    go to its own directory (the runner writes config.json and record.json).
+    """
+    import tensorflow as tf
+
+    started = time.perf_counter()
+    seeds = [int(s) for s in seeds]
+    check_stackable(config, seeds)
+    if run_dirs is not None and len(run_dirs) != len(seeds):
+        raise ValueError(f"train_stacked needs one run directory per seed; got {len(run_dirs)} for {len(seeds)}")
+    num_members = len(seeds)
+    dataset = training.get_dataset(config)
+    num_train = len(dataset.x_train)
+    batch_size = num_train if config["batch_size"] == "full" else min(config["batch_size"], num_train)
+    steps_per_epoch = math.ceil(num_train / batch_size)
+    last_batch = num_train - (steps_per_epoch - 1) * batch_size
+    check_every = config["steps_per_execution"]
+
+    # Members: each built exactly as train_run builds it, measured before training.
+    member_models, initial_losses, prints = [], [], []
+    probe = (dataset.x_train[:batch_size], dataset.y_train[:batch_size])
+    for seed in seeds:
+        member = _member_config(config, seed)
+        keras.utils.set_random_seed(seed)
+        model = models.build_model(member, dataset)
+        member_models.append(model)
+        initial_losses.append(training.initial_loss(model, probe))
+        prints.append(fingerprints.of_run(model, dataset, member))
+    net = StackedMLP(member_models, config["activation"])
+    optimizer = factory.make_optimizer(config, steps_per_epoch)
+    optimizer.build(net.variables)
+    orders = MemberOrders(dataset, seeds, config["shuffle"])
+
+    x_train, y_train = tf.constant(dataset.x_train), tf.constant(dataset.y_train)
+    thresholds = tf.constant(np.array(initial_losses, np.float32) * np.float32(config["divergence_factor"]))
+    active = tf.Variable(tf.ones([num_members], tf.bool), trainable=False, name="active")
+    totals = tf.Variable(tf.zeros([num_members]), trainable=False, name="loss_total")
+    counts = tf.Variable(tf.zeros([]), trainable=False, name="count")
+    corrects = tf.Variable(tf.zeros([num_members]), trainable=False, name="correct_total")
+
+    def step(rows):
+        x, y = tf.gather(x_train, rows), tf.gather(y_train, rows)  # (K, B, features), (K, B)
+        with tf.GradientTape() as tape:
+            logits = net.logits(x)
+            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int64), logits)
+            member_losses = tf.reduce_mean(per_example, axis=1)  # Keras's sum over batch size
+            loss = tf.reduce_sum(member_losses)
+        grads = tape.gradient(loss, net.variables)
+        masked = []
+        for g in grads:
+            mask = tf.reshape(active, [-1] + [1] * (len(g.shape) - 1))
+            masked.append(tf.where(mask, g, tf.zeros_like(g)))
+        optimizer.apply(masked, net.variables)
+        size = tf.cast(tf.shape(rows)[1], tf.float32)
+        predicted = tf.argmax(tf.nn.softmax(logits), axis=-1, output_type=tf.int32)
+        totals.assign_add(member_losses * size)
+        counts.assign_add(size)
+        corrects.assign_add(tf.reduce_sum(tf.cast(predicted == y, tf.float32), axis=1))
+
+    def run_steps(rows, done_before):
+        """Steps over rows (S, K, B) until one ends where the guard looks and a member trips it;
+        returns (steps taken, the members it tripped)."""
+        tripped = tf.zeros([num_members], tf.bool)
+        taken = tf.constant(0)
+        for i in tf.range(tf.shape(rows)[0]):
+            step(rows[i])
+            taken = i + 1
+            done = done_before + taken
+            if done % check_every == 0 or done == steps_per_epoch:
+                mean = totals / counts
+                tripped = active & (tf.logical_not(tf.math.is_finite(mean)) | (mean > thresholds))
+                if tf.reduce_any(tripped):
+                    break
+        return taken, tripped
+
+    def evaluate(x, y):
+        logits = net.logits(x[None])  # (1, B, features) broadcast against (K, features, units)
+        labels = tf.broadcast_to(tf.cast(y, tf.int64)[None], tf.shape(logits)[:2])
+        losses = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits), axis=1)
+        predicted = tf.argmax(tf.nn.softmax(logits), axis=-1, output_type=tf.int32)
+        return losses, tf.reduce_sum(tf.cast(predicted == y[None, :], tf.float32), axis=1)
+
+    jit = bool(config["jit_compile"])
+    run_steps = tf.function(run_steps, jit_compile=jit, reduce_retracing=True)
+    evaluate = tf.function(evaluate, jit_compile=jit, reduce_retracing=True)
+    validation = [
+        (tf.constant(dataset.x_val[i : i + VALIDATION_BATCH]), tf.constant(dataset.y_val[i : i + VALIDATION_BATCH]))
+        for i in range(0, len(dataset.x_val), VALIDATION_BATCH)
+    ]
+
+    def validate():
+        loss_sum, correct, seen = np.zeros(num_members), np.zeros(num_members), 0
+        for x, y in validation:
+            losses, hits = evaluate(x, y)
+            size = int(x.shape[0])
+            loss_sum += losses.numpy().astype(np.float64) * size
+            correct += hits.numpy()
+            seen += size
+        return (loss_sum / seen).astype(np.float32), (correct / seen).astype(np.float32)
+
+    history = [{"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []} for _ in seeds]
+    divergences = [None] * num_members
+    final_weights = [None] * num_members
+    early = [{"step": [], "loss": []} for _ in seeds]
+    previous_report = np.zeros(num_members), 0  # (running means, steps) at the last guard check
+    epoch_seconds = []
+
+    def report(done, stopped):
+        """What Keras's callbacks see at a guard check: the running means; early steps recorded."""
+        nonlocal previous_report
+        means = (totals.numpy() / counts.numpy()).astype(np.float64)
+        previous_means, previous_done = previous_report
+        iteration = int(optimizer.iterations.numpy())
+        for k in range(num_members):
+            if divergences[k] is None and len(early[k]["loss"]) < config["record_steps"]:
+                early[k]["step"].append(iteration)
+                early[k]["loss"].append((done * means[k] - previous_done * previous_means[k]) / (done - previous_done))
+        previous_report = means, done
+        for k in np.flatnonzero(stopped):
+            loss = float(np.float32(means[k]))
+            # Keras passes the guard the group's end_step, begin + steps_per_execution - 1, even
+            # for an epoch's shorter last group.
+            batch = (done - 1) // check_every * check_every + check_every - 1
+            divergences[k] = _divergence(loss, initial_losses[k], config, epoch, batch, iteration, optimizer)
+            if verbose:
+                print(f"seed {seeds[k]}: {divergences[k]['message']}")
+
+    for epoch in range(config["epochs"]):
+        if not active.numpy().any():
+            break
+        order = orders.next_epoch()
+        totals.assign(tf.zeros([num_members]))
+        counts.assign(0.0)
+        corrects.assign(tf.zeros([num_members]))
+        previous_report = np.zeros(num_members), 0
+        epoch_start = time.perf_counter()
+        stopped_now = np.zeros(num_members, bool)
+        full = order[:, : (steps_per_epoch - 1) * batch_size].reshape(num_members, steps_per_epoch - 1, batch_size)
+        chunks = [tf.constant(np.ascontiguousarray(full.transpose(1, 0, 2)))] if steps_per_epoch > 1 else []
+        chunks.append(tf.constant(order[:, num_train - last_batch :][None]))
+        done = 0
+        for rows in chunks:
+            while done < steps_per_epoch and int(rows.shape[0]) > 0:
+                span = rows
+                if any(len(e["loss"]) < config["record_steps"] for e in early):
+                    span = rows[: check_every - done % check_every]  # stop at each check: its losses are recorded
+                taken, tripped = run_steps(span, tf.constant(done))
+                taken, tripped = int(taken), tripped.numpy()
+                rows = rows[taken:]
+                previous_done = done
+                done += taken
+                checks = range(previous_done + 1, done + 1)
+                if any(d % check_every == 0 or d == steps_per_epoch for d in checks):
+                    report(done, tripped)
+                if tripped.any():
+                    stopped_now |= tripped
+                    values = net.numpy()
+                    for k in np.flatnonzero(tripped):
+                        final_weights[k] = net.member_weights(values, k)
+                    active.assign(active.numpy() & ~tripped)
+                    _close_epoch(history, tripped, totals, counts, corrects, validate())
+                if not active.numpy().any():
+                    break
+            if not active.numpy().any():
+                break
+        epoch_seconds.append(time.perf_counter() - epoch_start)
+        _close_epoch(history, active.numpy(), totals, counts, corrects, validate() if active.numpy().any() else None)
+        if verbose:
+            print(f"epoch {epoch + 1}/{config['epochs']}: " + ", ".join(f"{h['val_accuracy'][-1]:.3f}" if h["val_accuracy"] else "-" for h in history))
+
+    values = net.numpy()
+    timer = _Timer([s / num_members for s in epoch_seconds])
+    stacked_timer = _Timer(epoch_seconds)
+    wall = time.perf_counter() - started
+    records = []
+    for k, seed in enumerate(seeds):
+        member = _member_config(config, seed)
+        model = member_models[k]
+        model.set_weights(final_weights[k] if final_weights[k] is not None else net.member_weights(values, k))
+        halves = training.validation_halves(model, dataset)
+        metrics = {**training.final_metrics(history[k], timer, steps_per_epoch, batch_size), **halves}
+        stacked_ms = training.final_metrics(history[k], stacked_timer, steps_per_epoch, batch_size)["ms_per_update"]
+        diverged = divergences[k]
+        record = {
+            "status": "diverged" if diverged else "ok",
+            "reason": diverged["message"] if diverged else "",
+            "dataset": dataset.name,
+            "metrics": metrics,
+            "epochs_completed": len(history[k]["loss"]),
+            "history": {name: [float(v) for v in values_] for name, values_ in history[k].items()},
+            "wall_time_s": wall / num_members,
+            "reused_compiled_model": False,
+            "versions": training.versions(),
+            "replicas": 1,
+            "initial_loss": initial_losses[k],
+            "fingerprint": prints[k],
+            "stacked": {
+                "members": num_members,
+                "seeds": seeds,
+                "member": k,
+                "wall_time_s": wall,
+                "ms_per_stacked_update": stacked_ms,
+                "jit_compile": jit,
+            },
+        }
+        if diverged:
+            record["divergence"] = diverged
+        if early[k]["loss"]:
+            record["early_steps"] = early[k]
+        if run_dirs is not None:
+            write_run(run_dirs[k], member, record)
+        records.append(record)
+    return records
+
+
+class _Timer:
+    def __init__(self, epoch_seconds):
+        self.epoch_seconds = list(epoch_seconds)
+
+
+def _close_epoch(history, which, totals, counts, corrects, validation):
+    """Appends the epoch's running metrics (and validation) for the members in `which`."""
+    loss = totals.numpy() / counts.numpy()
+    accuracy = corrects.numpy() / counts.numpy()
+    for k in np.flatnonzero(which):
+        history[k]["loss"].append(float(loss[k]))
+        history[k]["accuracy"].append(float(accuracy[k]))
+        history[k]["val_loss"].append(float(validation[0][k]) if validation else math.nan)
+        history[k]["val_accuracy"].append(float(validation[1][k]) if validation else math.nan)
+
+
+def _divergence(loss, initial_loss, config, epoch, batch, step, optimizer):
+    """The record DivergenceGuard keeps, for a member that tripped its rule at `step`."""
+    from optimizers.introspection import applied_learning_rate
+
+    ratio = config["divergence_factor"]
+    if math.isnan(loss):
+        reason, what = "loss_nan", f"loss is {loss}"
+    elif math.isinf(loss):
+        reason, what = "loss_inf", f"loss is {loss}"
+    else:
+        reason, what = "loss_growth", f"loss {loss:.4g} > max_loss_ratio={ratio:g} x initial loss {initial_loss:.4g}"
+    return {
+        "reason": reason,
+        "message": f"Diverged at step {step} (epoch {epoch}, batch {batch}): {what}.",
+        "step": step,
+        "epoch": epoch,
+        "batch": batch,
+        "loss": loss,
+        "reference_loss": initial_loss,
+        "max_loss_ratio": ratio,
+        "learning_rate": applied_learning_rate(optimizer, step),
+        "gradient_norm": None,
+        "gradient_norm_step": None,
+        "rollbacks": [],
+    }
+
+
+def write_run(run_dir, config, record):
+    """A member's run directory as train_run leaves it (HParams, TensorBoard epoch curves,
+    metrics.jsonl); config.json and record.json are the runner's to write."""
+    import tensorflow as tf
+
+    os.makedirs(run_dir, exist_ok=True)
+    history = record["history"]
+    with tf.summary.create_file_writer(os.path.join(run_dir, "train")).as_default():
+        for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["accuracy"])):
+            tf.summary.scalar("epoch_loss", loss, step=epoch)
+            tf.summary.scalar("epoch_accuracy", accuracy, step=epoch)
+    with tf.summary.create_file_writer(os.path.join(run_dir, "validation")).as_default():
+        for epoch, (loss, accuracy) in enumerate(zip(history["val_loss"], history["val_accuracy"])):
+            tf.summary.scalar("epoch_loss", loss, step=epoch)
+            tf.summary.scalar("epoch_accuracy", accuracy, step=epoch)
+    from experiments import files
+
+    with open(os.path.join(run_dir, rundir.METRICS_FILE), "w") as f:
+        for epoch in range(len(history["loss"])):
+            row = {"epoch": epoch, **{name: values[epoch] for name, values in history.items() if epoch < len(values)}}
+            f.write(files.dumps_strict(row, indent=None) + "\n")
+    training.write_hparams(run_dir, {**config, "outcome": outcomes.classify({**record, "config": config})[0]}, record["metrics"])
+
