@@ -299,7 +299,6 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
         corrects.assign(tf.zeros([num_members]))
         previous_report = np.zeros(num_members), 0
         epoch_start = time.perf_counter()
-        stopped_now = np.zeros(num_members, bool)
         full = order[:, : (steps_per_epoch - 1) * batch_size].reshape(num_members, steps_per_epoch - 1, batch_size)
         chunks = [tf.constant(np.ascontiguousarray(full.transpose(1, 0, 2)))] if steps_per_epoch > 1 else []
         chunks.append(tf.constant(order[:, num_train - last_batch :][None]))
@@ -318,7 +317,6 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
                 if any(d % check_every == 0 or d == steps_per_epoch for d in checks):
                     report(done, tripped)
                 if tripped.any():
-                    stopped_now |= tripped
                     values = net.numpy()
                     for k in np.flatnonzero(tripped):
                         final_weights[k] = net.member_weights(values, k)
@@ -331,7 +329,10 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
         epoch_seconds.append(time.perf_counter() - epoch_start)
         _close_epoch(history, active.numpy(), totals, counts, corrects, validate() if active.numpy().any() else None)
         if verbose:
-            print(f"epoch {epoch + 1}/{config['epochs']}: " + ", ".join(f"{h['val_accuracy'][-1]:.3f}" if h["val_accuracy"] else "-" for h in history))
+            print(
+                f"epoch {epoch + 1}/{config['epochs']}: "
+                + ", ".join(f"{h['val_accuracy'][-1]:.3f}" if h["val_accuracy"] else "-" for h in history)
+            )
 
     values = net.numpy()
     timer = _Timer([s / num_members for s in epoch_seconds])
@@ -442,5 +443,6 @@ def write_run(run_dir, config, record):
         for epoch in range(len(history["loss"])):
             row = {"epoch": epoch, **{name: values[epoch] for name, values in history.items() if epoch < len(values)}}
             f.write(files.dumps_strict(row, indent=None) + "\n")
-    training.write_hparams(run_dir, {**config, "outcome": outcomes.classify({**record, "config": config})[0]}, record["metrics"])
-
+    training.write_hparams(
+        run_dir, {**config, "outcome": outcomes.classify({**record, "config": config})[0]}, record["metrics"]
+    )

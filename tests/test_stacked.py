@@ -1,0 +1,140 @@
+"""Stacked seeds (experiments/stacked.py): each member of one stacked model equals the separate
+`train_run` of its seed, to float32 tolerance, histories and final metrics; a member that
+diverges is stopped where the divergence guard stops its separate run, and the others go on."""
+
+import numpy as np
+import pytest
+
+from experiments import models, stacked, training
+from experiments.settings import resolve
+
+SEEDS = [0, 1, 2]
+BASE = {"epochs": 3, "limit": 300, "width": 16}
+CASES = {
+    "sgd_momentum": {"optimizer": "sgd", "momentum": 0.9, "learning_rate": 0.05},
+    "adam": {"optimizer": "adam", "learning_rate": 0.01},
+    "adam_warmup_cosine": {"optimizer": "adam", "learning_rate": 0.01, "schedule": "cosine", "warmup_epochs": 1.0},
+    "rmsprop_sorted": {"optimizer": "rmsprop", "learning_rate": 0.003, "shuffle": "sorted", "steps_per_execution": 3},
+    "adam_xla": {"optimizer": "adam", "learning_rate": 0.01, "jit_compile": True},
+}
+FINAL = (
+    "train_loss", "train_accuracy", "val_loss", "val_accuracy", "best_val_accuracy", "loss_increases",
+    "updates_per_epoch", "effective_batch_size",
+    "val_loss_half_a", "val_loss_half_b", "val_accuracy_half_a", "val_accuracy_half_b",
+)  # fmt: skip
+HISTORY = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def separate(config, seed, tmp_path, with_guard=False):
+    callbacks = None if with_guard else (lambda *args: [])
+    return training.train_run({**config, "seed": seed}, str(tmp_path / f"separate_{seed}"), callbacks=callbacks)
+
+
+def assert_same_run(member, alone):
+    assert member["status"] == alone["status"] and member["reason"] == alone["reason"]
+    assert member["epochs_completed"] == alone["epochs_completed"]
+    assert member["fingerprint"] == alone["fingerprint"]  # same initial weights, same first-epoch order
+    for key in HISTORY:
+        np.testing.assert_allclose(member["history"][key], alone["history"][key], rtol=1e-5, atol=1e-6, err_msg=key)
+    for key in FINAL:
+        np.testing.assert_allclose(member["metrics"][key], alone["metrics"][key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_models(monkeypatch):
+    # The separate runs build their own models: the reference is a fresh process's run.
+    monkeypatch.setattr(training, "COMPILED_MODELS", None)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_members_equal_their_separate_runs(case, tmp_path):
+    config = resolve({**BASE, **CASES[case]})
+    records = stacked.train_stacked(config, SEEDS)
+    assert [r["stacked"]["seeds"] for r in records] == [SEEDS] * 3
+    assert set(records[0]) >= {"status", "metrics", "history", "fingerprint", "initial_loss", "wall_time_s"}
+    for seed, member in zip(SEEDS, records):
+        assert_same_run(member, separate(config, seed, tmp_path))
+    assert len({r["fingerprint"]["initial_weights"] for r in records}) == 3  # the seeds really differ
+
+
+@pytest.mark.filterwarnings("ignore:Exploding gradient")
+def test_a_diverging_member_stops_as_its_separate_run_and_the_others_go_on(monkeypatch, tmp_path):
+    build = models.build_model
+
+    def build_with_seed_1_blown_up(config, dataset):
+        model = build(config, dataset)
+        if config["seed"] == 1:  # weights 100x: at this rate its loss explodes in the third epoch
+            model.set_weights([w * 100.0 for w in model.get_weights()])
+        return model
+
+    monkeypatch.setattr(models, "build_model", build_with_seed_1_blown_up)
+    config = resolve({**BASE, **CASES["sgd_momentum"]})
+    with pytest.warns(RuntimeWarning, match="Diverged"):  # the separate run's guard
+        alone = [separate(config, seed, tmp_path, with_guard=True) for seed in SEEDS]
+    assert [r["status"] for r in alone] == ["ok", "diverged", "ok"] and alone[1]["epochs_completed"] == 3
+    records = stacked.train_stacked(config, SEEDS)
+    for member, run in zip(records, alone):
+        assert_same_run(member, run)
+        assert member["initial_loss"] == pytest.approx(run["initial_loss"], rel=1e-6)
+    assert records[1]["divergence"]["step"] == 24 and records[1]["divergence"]["reason"] == "loss_growth"
+
+
+def test_a_member_that_turns_nan_is_masked(monkeypatch, tmp_path):
+    build = models.build_model
+
+    def build_with_seed_1_nan(config, dataset):
+        model = build(config, dataset)
+        if config["seed"] == 1:
+            weights = model.get_weights()
+            weights[0][0, 0] = np.nan
+            model.set_weights(weights)
+        return model
+
+    monkeypatch.setattr(models, "build_model", build_with_seed_1_nan)
+    config = resolve({**BASE, **CASES["adam"]})
+    records = stacked.train_stacked(config, SEEDS)
+    assert records[1]["status"] == "diverged" and records[1]["divergence"]["reason"] == "loss_nan"
+    assert records[1]["epochs_completed"] == 1
+    for seed in (0, 2):
+        assert_same_run(records[seed], separate(config, seed, tmp_path))
+
+
+def test_record_steps_are_the_separate_runs(tmp_path):
+    config = resolve({**BASE, **CASES["adam"], "record_steps": 3, "steps_per_execution": 2})
+    records = stacked.train_stacked(config, [0, 1])
+    for seed, member in zip([0, 1], records):
+        alone = separate(config, seed, tmp_path)
+        assert member["early_steps"]["step"] == alone["early_steps"]["step"] == [2, 4, 6]
+        np.testing.assert_allclose(member["early_steps"]["loss"], alone["early_steps"]["loss"], rtol=1e-5)
+
+
+def test_run_directories_get_each_members_curves(tmp_path):
+    config = resolve({**BASE, "epochs": 2})
+    directories = [str(tmp_path / f"seed{s}") for s in (0, 1)]
+    stacked.train_stacked(config, [0, 1], run_dirs=directories)
+    for directory in directories:
+        lines = (tmp_path / directory / "metrics.jsonl").read_text().splitlines()
+        assert (
+            len(lines) == 2
+            and (tmp_path / directory / "train").is_dir()
+            and (tmp_path / directory / "validation").is_dir()
+        )
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"batch_norm": True}, "batch normalization"),
+        ({"model": "cnn"}, "only the MLP"),
+        ({"clipnorm": 1.0}, "clipnorm"),
+        ({"divergence_rollback": True}, "rollback"),
+    ],
+)
+def test_what_cannot_be_stacked_is_refused_before_training(overrides, message):
+    with pytest.raises(stacked.NotStackable, match=message):
+        stacked.train_stacked(resolve({**BASE, **overrides}), SEEDS)
+
+
+def test_seeds_must_be_distinct():
+    with pytest.raises(stacked.NotStackable, match="distinct"):
+        stacked.train_stacked(resolve(BASE), [0, 0])
