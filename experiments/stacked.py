@@ -203,7 +203,7 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
     counts = tf.Variable(tf.zeros([]), trainable=False, name="count")
     corrects = tf.Variable(tf.zeros([num_members]), trainable=False, name="correct_total")
 
-    def step(rows):
+    def step(rows, masking):
         x, y = tf.gather(x_train, rows), tf.gather(y_train, rows)  # (K, B, features), (K, B)
         with tf.GradientTape() as tape:
             logits = net.logits(x)
@@ -211,24 +211,22 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
             member_losses = tf.reduce_mean(per_example, axis=1)  # Keras's sum over batch size
             loss = tf.reduce_sum(member_losses)
         grads = tape.gradient(loss, net.variables)
-        masked = []
-        for g in grads:
-            mask = tf.reshape(active, [-1] + [1] * (len(g.shape) - 1))
-            masked.append(tf.where(mask, g, tf.zeros_like(g)))
-        optimizer.apply(masked, net.variables)
+        if masking:  # traced once a member has diverged: its gradients are zero from then on
+            grads = [tf.where(tf.reshape(active, [-1] + [1] * (len(g.shape) - 1)), g, tf.zeros_like(g)) for g in grads]
+        optimizer.apply(grads, net.variables)
         size = tf.cast(tf.shape(rows)[1], tf.float32)
         predicted = tf.argmax(tf.nn.softmax(logits), axis=-1, output_type=tf.int32)
         totals.assign_add(member_losses * size)
         counts.assign_add(size)
         corrects.assign_add(tf.reduce_sum(tf.cast(predicted == y, tf.float32), axis=1))
 
-    def run_steps(rows, done_before):
+    def run_steps(rows, done_before, masking):
         """Steps over rows (S, K, B) until one ends where the guard looks and a member trips it;
         returns (steps taken, the members it tripped)."""
         tripped = tf.zeros([num_members], tf.bool)
         taken = tf.constant(0)
         for i in tf.range(tf.shape(rows)[0]):
-            step(rows[i])
+            step(rows[i], masking)
             taken = i + 1
             done = done_before + taken
             if done % check_every == 0 or done == steps_per_epoch:
@@ -308,7 +306,7 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
                 span = rows
                 if any(len(e["loss"]) < config["record_steps"] for e in early):
                     span = rows[: check_every - done % check_every]  # stop at each check: its losses are recorded
-                taken, tripped = run_steps(span, tf.constant(done))
+                taken, tripped = run_steps(span, tf.constant(done), not active.numpy().all())
                 taken, tripped = int(taken), tripped.numpy()
                 rows = rows[taken:]
                 previous_done = done

@@ -30,14 +30,22 @@ def separate(config, seed, tmp_path, with_guard=False):
     return training.train_run({**config, "seed": seed}, str(tmp_path / f"separate_{seed}"), callbacks=callbacks)
 
 
+def _floats(values):
+    return np.asarray(values, dtype=float)  # a record read back from JSON holds NaN as None
+
+
 def assert_same_run(member, alone):
     assert member["status"] == alone["status"] and member["reason"] == alone["reason"]
     assert member["epochs_completed"] == alone["epochs_completed"]
     assert member["fingerprint"] == alone["fingerprint"]  # same initial weights, same first-epoch order
     for key in HISTORY:
-        np.testing.assert_allclose(member["history"][key], alone["history"][key], rtol=1e-5, atol=1e-6, err_msg=key)
+        np.testing.assert_allclose(
+            _floats(member["history"][key]), _floats(alone["history"][key]), rtol=1e-5, atol=1e-6, err_msg=key
+        )
     for key in FINAL:
-        np.testing.assert_allclose(member["metrics"][key], alone["metrics"][key], rtol=1e-5, atol=1e-6, err_msg=key)
+        np.testing.assert_allclose(
+            _floats(member["metrics"][key]), _floats(alone["metrics"][key]), rtol=1e-5, atol=1e-6, err_msg=key
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -138,3 +146,47 @@ def test_what_cannot_be_stacked_is_refused_before_training(overrides, message):
 def test_seeds_must_be_distinct():
     with pytest.raises(stacked.NotStackable, match="distinct"):
         stacked.train_stacked(resolve(BASE), [0, 0])
+
+
+TINY_SPEC = """
+description = "tiny learning-rate sweep"
+question = "does a huge rate diverge?"
+seeds = 3
+[fixed]
+optimizer = "sgd"
+momentum = 0.9
+epochs = 2
+limit = 240
+width = 8
+[vary]
+learning_rate = [0.05, 1000000.0]
+"""
+
+
+@pytest.mark.filterwarnings("ignore:Exploding gradient", "ignore:Diverged")
+def test_the_command_line_stacks_seeds_into_the_runs_normal_directories(tmp_path):
+    from experiments import cli, rundir
+
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "tiny.toml").write_text(TINY_SPEC)
+    for name, extra in (("stacked", ["--stack-seeds"]), ("separate", [])):
+        argv = ["tiny", "--specs-dir", str(specs), "--logdir", str(tmp_path / name), *extra]
+        assert cli.main(argv) == 0
+    runs = sorted(p.parent.relative_to(tmp_path / "separate") for p in (tmp_path / "separate").rglob("record.json"))
+    assert len(runs) == 6
+    for run in runs:
+        member, alone = (rundir.read_record(str(tmp_path / name / run)) for name in ("stacked", "separate"))
+        assert member["stacked"]["members"] == 3 and "stacked" not in alone
+        assert member["config"] == alone["config"] and member["run_id"] == alone["run_id"]
+        assert (tmp_path / "stacked" / run / rundir.CONFIG_FILE).exists()
+        assert_same_run(member, alone)
+    assert cli.main(["tiny", "--specs-dir", str(specs), "--logdir", str(tmp_path / "stacked"), "--stack-seeds"]) == 0
+    assert all("stacked" in rundir.read_record(str(tmp_path / "stacked" / run)) for run in runs)  # done: kept
+
+
+def test_stack_seeds_is_refused_with_jobs():
+    from experiments import cli
+
+    with pytest.raises(cli.UsageError, match="--stack-seeds"):
+        cli.parse(["--stack-seeds", "--jobs", "2"])
