@@ -36,7 +36,10 @@ keys; time is shared: `wall_time_s` and `ms_per_update` are each member's share 
 figure divided by K), the stacked totals are in `record["stacked"]`. No Keras callbacks run:
 TensorBoard curves and metrics.jsonl are written per member from the history (`write_run`).
 
-Refused, each with a message: another model than the MLP, batch normalization, another backend
+Batch normalization is stacked too: each member's batch statistics over its own batch, its own
+moving statistics, Keras's formulas (`keras.ops.moments`, `tf.nn.batch_normalization`).
+
+Refused, each with a message: another model than the MLP, another backend
 than TensorFlow, `distribute`, `clipnorm` (a norm over the whole stacked kernel would mix
 members), `divergence_rollback` (a per-run learning-rate change).
 """
@@ -66,7 +69,6 @@ def check_stackable(config, seeds):
         raise NotStackable(f"train_stacked needs distinct seeds; got {seeds}")
     refusals = (
         (config["model"] != "mlp", f"model={config['model']!r}: only the MLP is stacked"),
-        (config["batch_norm"], "batch_norm=True: batch normalization is not stacked yet"),
         (config["backend"] != "tensorflow", f"backend={config['backend']!r}: the stacked step is TensorFlow's"),
         (config["distribute"] != "none", f"distribute={config['distribute']!r}: one device only"),
         (config["clipnorm"] is not None, "clipnorm: a norm over a stacked kernel would mix the members"),
@@ -121,37 +123,74 @@ class MemberOrders:
 
 
 class StackedMLP:
-    """The members' MLPs as one set of stacked variables, `(K, in, out)` kernels, `(K, out)` biases."""
+    """The members' MLPs as one model of stacked variables: `(K, in, out)` kernels, `(K, out)`
+    biases; with batch normalization `(K, units)` scales, offsets and moving statistics, each
+    member's batch statistics taken over its own batch (Keras's BatchNormalization, per member)."""
 
-    def __init__(self, member_models, activation):
-        self.activation = keras.activations.get(activation)
+    def __init__(self, member_models):
+        first = member_models[0]
         self.num_members = len(member_models)
-        layers = [[layer for layer in m.layers if isinstance(layer, keras.layers.Dense)] for m in member_models]
-        self.variables = []
-        for i, layer in enumerate(layers[0]):
-            kernel = np.stack([keras.ops.convert_to_numpy(member[i].kernel) for member in layers])
-            bias = np.stack([keras.ops.convert_to_numpy(member[i].bias) for member in layers])
-            self.variables.append(keras.Variable(kernel, name=f"{layer.name}_kernel", dtype="float32"))
-            self.variables.append(keras.Variable(bias, name=f"{layer.name}_bias", dtype="float32"))
+        self.paths = [v.path for v in first.weights]  # model.get_weights() order
+        stacked = {}
+        for index, path in enumerate(self.paths):
+            value = np.stack([keras.ops.convert_to_numpy(m.weights[index]) for m in member_models])
+            trainable = first.weights[index].trainable
+            stacked[path] = keras.Variable(value, name=path.replace("/", "_"), dtype="float32", trainable=trainable)
+        self.stacked = stacked
+        self.variables = [stacked[v.path] for v in first.trainable_weights]  # what the optimizer updates
+        self.layers = []  # (kind, layer, its stacked variables)
+        for layer in first.layers:
+            own = {v.path.rsplit("/", 1)[1]: stacked[v.path] for v in layer.weights}
+            if isinstance(layer, keras.layers.Dense):
+                self.layers.append(("dense", layer, own))
+            elif isinstance(layer, keras.layers.BatchNormalization):
+                if layer.axis not in (-1, 1) or layer.renorm or not (layer.center and layer.scale):
+                    raise NotStackable(f"cannot stack seeds: {layer.name} is not a plain BatchNormalization")
+                self.layers.append(("batch_norm", layer, own))
+            elif isinstance(layer, keras.layers.Activation):
+                self.layers.append(("activation", layer, own))
+            elif not isinstance(layer, keras.layers.InputLayer):
+                raise NotStackable(f"cannot stack seeds: layer {layer.name} ({type(layer).__name__}) is not stacked")
 
-    def logits(self, x):
-        """x: (K, B, features), or (B, features) shared by every member; returns (K, B, classes)."""
+    def logits(self, x, training=False):
+        """x: (K, B, features), or (1, B, features) shared by every member; returns (K, B, classes).
+
+        The classifier's softmax is left out: the loss takes the logits, as Keras's does from a
+        softmax output (its cross-entropy reads the logits the softmax kept)."""
         import tensorflow as tf
 
         h = x
-        pairs = list(zip(self.variables[0::2], self.variables[1::2]))
-        for i, (kernel, bias) in enumerate(pairs):
-            h = tf.matmul(h, kernel) + bias[:, None, :]
-            if i < len(pairs) - 1:
-                h = self.activation(h)
+        for kind, layer, own in self.layers:
+            if kind == "dense":
+                h = tf.matmul(h, own["kernel"])
+                if "bias" in own:
+                    h = h + own["bias"][:, None, :]
+                if layer is not self.layers[-1][1]:
+                    h = layer.activation(h)  # linear in build_mlp's hidden layers
+            elif kind == "activation":
+                h = layer.activation(h)
+            elif training:
+                mean, variance = keras.ops.moments(h, axes=[1], keepdims=True)  # over each member's batch
+                momentum = layer.momentum
+                own["moving_mean"].assign(own["moving_mean"] * momentum + mean[:, 0] * (1.0 - momentum))
+                own["moving_variance"].assign(own["moving_variance"] * momentum + variance[:, 0] * (1.0 - momentum))
+                h = tf.nn.batch_normalization(
+                    h, mean, variance, own["beta"][:, None, :], own["gamma"][:, None, :], layer.epsilon
+                )
+            else:
+                mean, variance = own["moving_mean"][:, None, :], own["moving_variance"][:, None, :]
+                h = tf.nn.batch_normalization(
+                    h, mean, variance, own["beta"][:, None, :], own["gamma"][:, None, :], layer.epsilon
+                )
         return h
 
-    def member_weights(self, values, k):
-        """Member k's weights in `model.get_weights()` order, from `values` (numpy, stacked)."""
-        return [v[k] for v in values]
-
     def numpy(self):
-        return [keras.ops.convert_to_numpy(v) for v in self.variables]
+        """Every stacked weight as numpy, in `model.get_weights()` order."""
+        return [keras.ops.convert_to_numpy(self.stacked[path]) for path in self.paths]
+
+    def member_weights(self, values, k):
+        """Member k's weights for `model.set_weights`, from `numpy()`'s `values`."""
+        return [v[k] for v in values]
 
 
 def _member_config(config, seed):
@@ -191,7 +230,7 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
         member_models.append(model)
         initial_losses.append(training.initial_loss(model, probe))
         prints.append(fingerprints.of_run(model, dataset, member))
-    net = StackedMLP(member_models, config["activation"])
+    net = StackedMLP(member_models)
     optimizer = factory.make_optimizer(config, steps_per_epoch)
     optimizer.build(net.variables)
     orders = MemberOrders(dataset, seeds, config["shuffle"])
@@ -206,7 +245,7 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
     def step(rows, masking):
         x, y = tf.gather(x_train, rows), tf.gather(y_train, rows)  # (K, B, features), (K, B)
         with tf.GradientTape() as tape:
-            logits = net.logits(x)
+            logits = net.logits(x, training=True)
             per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int64), logits)
             member_losses = tf.reduce_mean(per_example, axis=1)  # Keras's sum over batch size
             loss = tf.reduce_sum(member_losses)
