@@ -44,6 +44,7 @@ than TensorFlow, `distribute`, `clipnorm` (a norm over the whole stacked kernel 
 members), `divergence_rollback` (a per-run learning-rate change).
 """
 
+import functools
 import math
 import os
 import time
@@ -92,18 +93,20 @@ class MemberOrders:
         if shuffle != "each_epoch":
             self._fixed = np.stack([data_order.fixed_order(dataset.y_train, shuffle, s) for s in seeds])
             return
-        self._pipelines = []
+        self._iterators = []
         for seed in seeds:
             # training_batches' shuffle, made under seed's global seed as train_run makes it:
             # its orders depend on (global seed, op seed) only. Batching the whole epoch into one
-            # element leaves the order as it is.
+            # element leaves the order as it is; `repeat` draws the same reshuffles as a new
+            # iterator per pass would, without the cost of making one.
             keras.utils.set_random_seed(seed)
             pipeline = (
                 tf.data.Dataset.range(num_train)
                 .shuffle(num_train, seed=seed, reshuffle_each_iteration=True)
                 .batch(num_train)
+                .repeat()
             )
-            self._pipelines.append(pipeline)
+            self._iterators.append(iter(pipeline))
 
     def next_epoch(self):
         """(K, examples) int32: each member's order for the next epoch.
@@ -111,14 +114,14 @@ class MemberOrders:
         Keras's epoch iterator makes a new iterator of the pipeline at the start of every epoch
         and another, never read, at the end of it (keras/src/trainers/epoch_iterator.py,
         `_enumerate_iterator`); each new iterator draws the next reshuffle. So epoch e of a
-        separate run reads the pipeline's iteration 2e, and one iteration is skipped here too.
+        separate run reads the pipeline's pass 2e, and one pass is skipped here too.
         """
         if self._fixed is not None:
             return self._fixed.astype(np.int32)
         orders = []
-        for pipeline in self._pipelines:
-            orders.append(next(iter(pipeline)).numpy())
-            iter(pipeline)  # the iterator Keras makes at the epoch's end and never reads
+        for iterator in self._iterators:
+            orders.append(next(iterator).numpy())
+            next(iterator)  # the reshuffle of the iterator Keras makes at the epoch's end and never reads
         return np.stack(orders).astype(np.int32)
 
 
@@ -188,6 +191,11 @@ class StackedMLP:
         """Every stacked weight as numpy, in `model.get_weights()` order."""
         return [keras.ops.convert_to_numpy(self.stacked[path]) for path in self.paths]
 
+    def assign(self, values):
+        """Sets every stacked weight from `values` (as `numpy()` gives them)."""
+        for path, value in zip(self.paths, values):
+            self.stacked[path].assign(value)
+
     def member_weights(self, values, k):
         """Member k's weights for `model.set_weights`, from `numpy()`'s `values`."""
         return [v[k] for v in values]
@@ -228,12 +236,21 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
         keras.utils.set_random_seed(seed)
         model = models.build_model(member, dataset)
         member_models.append(model)
-        initial_losses.append(training.initial_loss(model, probe))
-        prints.append(fingerprints.of_run(model, dataset, member))
+        prints.append({"initial_weights": fingerprints.digest(model.get_weights())})
     net = StackedMLP(member_models)
+    logits_of = tf.function(
+        lambda x: net.logits(x[None]), input_signature=[tf.TensorSpec([None, dataset.num_features])]
+    )
+    # train_run's initial loss of each member, from one stacked pass over the probe batch.
+    initial_losses = [training.initial_loss(view, probe) for view in _MemberViews(logits_of, num_members)]
     optimizer = factory.make_optimizer(config, steps_per_epoch)
     optimizer.build(net.variables)
     orders = MemberOrders(dataset, seeds, config["shuffle"])
+    first_orders = orders.next_epoch()
+    for k, order in enumerate(first_orders):
+        # fingerprints.of_run's data order (data_order.first_epoch_order), from the order the
+        # member trains on rather than from a second pass over its shuffle.
+        prints[k]["data_order"] = fingerprints.digest([order.astype(np.int64)])
 
     x_train, y_train = tf.constant(dataset.x_train), tf.constant(dataset.y_train)
     thresholds = tf.constant(np.array(initial_losses, np.float32) * np.float32(config["divergence_factor"]))
@@ -283,8 +300,18 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
         return losses, tf.reduce_sum(tf.cast(predicted == y[None, :], tf.float32), axis=1)
 
     jit = bool(config["jit_compile"])
-    run_steps = tf.function(run_steps, jit_compile=jit, reduce_retracing=True)
-    evaluate = tf.function(evaluate, jit_compile=jit, reduce_retracing=True)
+    # One trace serves every batch size and number of steps (a full epoch and its last batch);
+    # with XLA each shape is compiled once. A second trace masks the gradients of diverged members.
+    signature = [tf.TensorSpec([None, num_members, None], tf.int32), tf.TensorSpec([], tf.int32)]
+    run_plain, run_masked = (
+        tf.function(lambda rows, done, m=m: run_steps(rows, done, m), jit_compile=jit, input_signature=signature)
+        for m in (False, True)
+    )
+    evaluate = tf.function(
+        evaluate,
+        jit_compile=jit,
+        input_signature=[tf.TensorSpec([None, dataset.num_features]), tf.TensorSpec([None], tf.int32)],
+    )
     validation = [
         (tf.constant(dataset.x_val[i : i + VALIDATION_BATCH]), tf.constant(dataset.y_val[i : i + VALIDATION_BATCH]))
         for i in range(0, len(dataset.x_val), VALIDATION_BATCH)
@@ -330,7 +357,7 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
     for epoch in range(config["epochs"]):
         if not active.numpy().any():
             break
-        order = orders.next_epoch()
+        order = first_orders if epoch == 0 else orders.next_epoch()
         totals.assign(tf.zeros([num_members]))
         counts.assign(0.0)
         corrects.assign(tf.zeros([num_members]))
@@ -345,7 +372,8 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
                 span = rows
                 if any(len(e["loss"]) < config["record_steps"] for e in early):
                     span = rows[: check_every - done % check_every]  # stop at each check: its losses are recorded
-                taken, tripped = run_steps(span, tf.constant(done), not active.numpy().all())
+                run = run_plain if active.numpy().all() else run_masked
+                taken, tripped = run(span, tf.constant(done))
                 taken, tripped = int(taken), tripped.numpy()
                 rows = rows[taken:]
                 previous_done = done
@@ -372,15 +400,18 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
             )
 
     values = net.numpy()
+    for k, weights in enumerate(final_weights):
+        for value, weight in zip(values, weights or ()):
+            value[k] = weight  # a diverged member: the weights its guard stopped it at
+    net.assign(values)
+    views = _MemberViews(logits_of, num_members)
     timer = _Timer([s / num_members for s in epoch_seconds])
     stacked_timer = _Timer(epoch_seconds)
     wall = time.perf_counter() - started
     records = []
     for k, seed in enumerate(seeds):
         member = _member_config(config, seed)
-        model = member_models[k]
-        model.set_weights(final_weights[k] if final_weights[k] is not None else net.member_weights(values, k))
-        halves = training.validation_halves(model, dataset)
+        halves = training.validation_halves(views[k], dataset)  # the members' probabilities, stacked
         metrics = {**training.final_metrics(history[k], timer, steps_per_epoch, batch_size), **halves}
         stacked_ms = training.final_metrics(history[k], stacked_timer, steps_per_epoch, batch_size)["ms_per_update"]
         diverged = divergences[k]
@@ -414,6 +445,33 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
             write_run(run_dirs[k], member, record)
         records.append(record)
     return records
+
+
+class _MemberViews:
+    """Member k as a model for `training.initial_loss` and `training.validation_halves`: calling
+    `views[k](x)` gives member k's probabilities on `x` as its model's softmax layer gives them
+    (`keras.activations.softmax`, which keeps the logits for Keras's cross-entropy), the logits
+    of all members computed in one stacked pass (`logits_of`, x (B, features) -> (K, B, classes))
+    and kept for the other members' calls."""
+
+    def __init__(self, logits_of, num_members):
+        self._logits_of, self._cache = logits_of, {}
+        self._views = [functools.partial(self._member, k) for k in range(num_members)]
+
+    def __getitem__(self, k):
+        return self._views[k]
+
+    def __iter__(self):
+        return iter(self._views)
+
+    def _member(self, k, x, training=False):
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        key = (x.shape, x.tobytes())
+        if key not in self._cache:
+            if len(self._cache) >= 4:  # the members ask for the same few inputs in turn
+                self._cache.clear()
+            self._cache[key] = self._logits_of(x)
+        return keras.activations.softmax(self._cache[key][k])
 
 
 class _Timer:
