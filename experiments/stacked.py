@@ -85,7 +85,7 @@ def check_stackable(config, seeds):
 class MemberOrders:
     """Each member's order of the training examples, epoch by epoch, as its separate run sees it."""
 
-    def __init__(self, dataset, seeds, shuffle):
+    def __init__(self, dataset, seeds, shuffle, epochs):
         import tensorflow as tf
 
         num_train = len(dataset.y_train)
@@ -93,7 +93,7 @@ class MemberOrders:
         if shuffle != "each_epoch":
             self._fixed = np.stack([data_order.fixed_order(dataset.y_train, shuffle, s) for s in seeds])
             return
-        self._iterators = []
+        per_member = []
         for seed in seeds:
             # training_batches' shuffle, made under seed's global seed as train_run makes it:
             # its orders depend on (global seed, op seed) only. Batching the whole epoch into one
@@ -104,25 +104,23 @@ class MemberOrders:
                 tf.data.Dataset.range(num_train)
                 .shuffle(num_train, seed=seed, reshuffle_each_iteration=True)
                 .batch(num_train)
-                .repeat()
+                .repeat(2 * epochs)
             )
-            self._iterators.append(iter(pipeline))
+            # Keras's epoch iterator makes a new iterator of the pipeline at the start of every
+            # epoch and another, never read, at the end of it (keras/src/trainers/epoch_iterator.py,
+            # `_enumerate_iterator`); each new iterator draws the next reshuffle. So epoch e of a
+            # separate run reads pass 2e. All passes are drawn now, the iterator run to its end: an
+            # iterator left part-read (a run whose members all diverged) stalled the next XLA run
+            # of the process when it was deleted (TF 2.21).
+            passes = [order.astype(np.int32) for order in pipeline.as_numpy_iterator()]
+            per_member.append(passes[0::2])
+        self._epochs = iter(np.stack(epoch_orders) for epoch_orders in zip(*per_member))
 
     def next_epoch(self):
-        """(K, examples) int32: each member's order for the next epoch.
-
-        Keras's epoch iterator makes a new iterator of the pipeline at the start of every epoch
-        and another, never read, at the end of it (keras/src/trainers/epoch_iterator.py,
-        `_enumerate_iterator`); each new iterator draws the next reshuffle. So epoch e of a
-        separate run reads the pipeline's pass 2e, and one pass is skipped here too.
-        """
+        """(K, examples) int32: each member's order for the next epoch."""
         if self._fixed is not None:
             return self._fixed.astype(np.int32)
-        orders = []
-        for iterator in self._iterators:
-            orders.append(next(iterator).numpy())
-            next(iterator)  # the reshuffle of the iterator Keras makes at the epoch's end and never reads
-        return np.stack(orders).astype(np.int32)
+        return next(self._epochs)
 
 
 class StackedMLP:
@@ -245,7 +243,7 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
     initial_losses = [training.initial_loss(view, probe) for view in _MemberViews(logits_of, num_members)]
     optimizer = factory.make_optimizer(config, steps_per_epoch)
     optimizer.build(net.variables)
-    orders = MemberOrders(dataset, seeds, config["shuffle"])
+    orders = MemberOrders(dataset, seeds, config["shuffle"], config["epochs"])
     first_orders = orders.next_epoch()
     for k, order in enumerate(first_orders):
         # fingerprints.of_run's data order (data_order.first_epoch_order), from the order the
@@ -300,18 +298,21 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
         return losses, tf.reduce_sum(tf.cast(predicted == y[None, :], tf.float32), axis=1)
 
     jit = bool(config["jit_compile"])
-    # One trace serves every batch size and number of steps (a full epoch and its last batch);
-    # with XLA each shape is compiled once. A second trace masks the gradients of diverged members.
+    # Without XLA one trace serves every batch size and number of steps (a full epoch and its
+    # last batch). XLA gets one trace per shape: with the shapes left open, compiling for K = 32
+    # members stalled here (TF 2.21). A second function masks the gradients of diverged members.
     signature = [tf.TensorSpec([None, num_members, None], tf.int32), tf.TensorSpec([], tf.int32)]
+    evaluation_signature = [tf.TensorSpec([None, dataset.num_features]), tf.TensorSpec([None], tf.int32)]
     run_plain, run_masked = (
-        tf.function(lambda rows, done, m=m: run_steps(rows, done, m), jit_compile=jit, input_signature=signature)
+        tf.function(
+            lambda rows, done, m=m: run_steps(rows, done, m),
+            jit_compile=jit,
+            input_signature=None if jit else signature,
+            reduce_retracing=not jit,
+        )
         for m in (False, True)
     )
-    evaluate = tf.function(
-        evaluate,
-        jit_compile=jit,
-        input_signature=[tf.TensorSpec([None, dataset.num_features]), tf.TensorSpec([None], tf.int32)],
-    )
+    evaluate = tf.function(evaluate, jit_compile=jit, input_signature=None if jit else evaluation_signature)
     validation = [
         (tf.constant(dataset.x_val[i : i + VALIDATION_BATCH]), tf.constant(dataset.y_val[i : i + VALIDATION_BATCH]))
         for i in range(0, len(dataset.x_val), VALIDATION_BATCH)
