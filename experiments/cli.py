@@ -68,6 +68,8 @@ def build_parser():
                         help="train the runs as tasks on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (see README)")
     parser.add_argument("--ray-cpus", type=float, default=1.0, metavar="N", help="with --ray: CPUs per run (default 1; fractions allowed)")
     parser.add_argument("--ray-gpus", type=float, default=0.0, metavar="N", help="with --ray: GPUs per run (default 0; fractions allowed)")
+    parser.add_argument("--stack-seeds", action="store_true",
+                        help="train the seeds of each configuration as one stacked model (MLP only; see README)")
     parser.add_argument("--report", action="store_true",
                         help="build logs/REPORT.md from every experiment run so far (after running any given), and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the runs that would be trained, train nothing")
@@ -109,6 +111,8 @@ def parse(argv):
     if args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1; got {args.jobs}")
     _check_cluster_arguments(args)
+    if args.stack_seeds and (args.jobs != 1 or args.ray):
+        raise UsageError("--stack-seeds trains in this process: drop --jobs and --ray")
     specs_dir = args.specs_dir or spec.SPECS_DIR
     if not os.path.isdir(specs_dir):
         raise UsageError(f"--specs-dir {specs_dir!r} is not a directory")
@@ -137,7 +141,7 @@ def runner_options(args):
     cluster = ClusterOptions(args.ray, cpus=args.ray_cpus, gpus=args.ray_gpus) if args.ray else None
     return RunnerOptions(
         logdir=args.logdir, seeds=args.seeds, jobs=args.jobs, cluster=cluster,
-        rerun=args.rerun, dry_run=args.dry_run, verbose=args.verbose,
+        rerun=args.rerun, dry_run=args.dry_run, verbose=args.verbose, stack_seeds=args.stack_seeds,
     )  # fmt: skip
 
 

@@ -23,3 +23,4 @@ class RunnerOptions:
     rerun: bool = False  # train again runs already done
     dry_run: bool = False  # list the runs, train nothing
     verbose: bool = False  # Keras's per-epoch output
+    stack_seeds: bool = False  # each configuration's seeds as one stacked model (experiments/stacked.py)

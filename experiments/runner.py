@@ -19,6 +19,10 @@ def make_pool(options, backend=None):
         from experiments import cluster
 
         return cluster.make_pool(options.cluster, verbose=options.verbose)
+    if options.stack_seeds:
+        from experiments.stacked_pool import StackedPool
+
+        return StackedPool(verbose=options.verbose, backend=backend)
     from experiments import workers
 
     return workers.make_pool(options.jobs, verbose=options.verbose, backend=backend)
