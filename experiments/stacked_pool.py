@@ -14,8 +14,7 @@ import time
 import traceback
 import warnings
 
-from experiments import outcomes, rundir, workers
-from experiments.cluster import this_node
+from experiments import rundir, workers
 
 DEFAULT_MAX_MEMBERS = 32
 
@@ -75,17 +74,7 @@ class StackedPool:
         for run, directory, record in zip(members, directories, records):
             if noted is not None:
                 record["warnings"] = noted
-            record.update(
-                experiment=run.experiment,
-                run_id=run.run_id,
-                group=run.group,
-                configuration=run.configuration,
-                stage=run.stage,
-                seed=run.config["seed"],
-                config=run.config,
-                node=this_node(),
-            )
-            record = outcomes.with_outcome(record)
+            record = workers.finished_record(run, record)
             rundir.write_record(directory, record)
             yield run, record
 

@@ -43,6 +43,14 @@ def run_and_record(run, logdir, verbose=False, extra_callbacks=()):
             "metrics": {},
             "wall_time_s": time.perf_counter() - started,
         }
+    record = finished_record(run, record)
+    rundir.write_record(run_dir, record)
+    return record
+
+
+def finished_record(run, record):
+    """`record` with the run's identity (experiment, ids, stage, seed, config, node) and its
+    outcome (ok / did_not_learn / diverged / failed): what record.json holds."""
     record.update(
         experiment=run.experiment,
         run_id=run.run_id,
@@ -53,9 +61,7 @@ def run_and_record(run, logdir, verbose=False, extra_callbacks=()):
         config=run.config,
         node=this_node(),
     )
-    record = outcomes.with_outcome(record)  # ok / did_not_learn / diverged / failed
-    rundir.write_record(run_dir, record)
-    return record
+    return outcomes.with_outcome(record)
 
 
 def _with_extra(extra_callbacks):
