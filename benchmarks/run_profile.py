@@ -56,24 +56,26 @@ class Stamps:
         self.timers.clear()
 
     def interval(self, name, function):
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.events.append((name, start, time.perf_counter()))
-
-        return wrapper
+        """`function`, recording each call as (name, start, end) in `events`."""
+        return self._timed(function, lambda start, end: self.events.append((name, start, end)))
 
     def timer(self, name, function):
+        """`function`, adding each call's duration to `timers[name]`."""
+
+        def add(start, end):
+            self.timers[name] += end - start
+
+        return self._timed(function, add)
+
+    @staticmethod
+    def _timed(function, record):
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
             start = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
-                self.timers[name] += time.perf_counter() - start
+                record(start, time.perf_counter())
 
         return wrapper
 
