@@ -52,6 +52,9 @@ DEFAULT_PARAMS = {
     "bootstrap": 50,
     "search_seed": 0,
 }
+# The fewest trials and bootstrap resamples from which the rate-first verdict is decided.
+MIN_DECIDING_TRIALS = DEFAULT_PARAMS["trials"]
+MIN_DECIDING_RESAMPLES = DEFAULT_PARAMS["bootstrap"]
 # name: (scale, low, high); the notes' tier of each (1: most important ... 4: almost never).
 SPACES = {
     "sgd": {
@@ -219,13 +222,19 @@ def _rate_first_finding(result):
     low, high = (float(x) for x in np.percentile(gaps, [2.5, 97.5]))
     effect = float(point[i] - np.delete(point, i).max())
     verdict = evidence.verdict_for(low, high, "greater", 0.0)
+    # A percentile interval from a handful of resamples or trials is not a 95% interval: such a
+    # (quick) search measures, it does not decide, so it can never contradict the default size.
+    too_few = len(errors) < MIN_DECIDING_TRIALS or len(boot) < MIN_DECIDING_RESAMPLES
+    if too_few and verdict in ("supported", "contradicted", "no effect"):
+        verdict = "inconclusive"
     return Finding(
         "The learning rate matters most (SGD search: its functional-ANOVA importance exceeds every other hyperparameter's)",
         verdict,
         f"Importance of the learning rate minus the largest other, over {len(errors)} random trials: {effect:+.3f} "
         f"[{low:+.3f}, {high:+.3f}] (bootstrap over trials, {len(boot)} resamples). Importance = the share of the "
         "variance of a random-forest surrogate of the validation error that the hyperparameter explains alone "
-        "(fANOVA main effect, Hutter et al. 2014).",
+        "(fANOVA main effect, Hutter et al. 2014)."
+        + (f" Not decided: fewer than {MIN_DECIDING_TRIALS} trials or {MIN_DECIDING_RESAMPLES} resamples." if too_few else ""),
         id="hyperparameter-importance", source=["002"], effect=effect, ci=[low, high], n=len(errors),
         metric="fANOVA importance of the learning rate minus the largest other", method="bootstrap over trials",
         margin=0.0, experiment="hyperparameter_importance",

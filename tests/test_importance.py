@@ -78,3 +78,18 @@ def test_experiment_end_to_end(tmp_path):
     saved = json.loads((out / "importance.json").read_text())
     assert len(saved["adam"]["importance"]) == 8 and len(saved["sgd"]["bootstrap"]) == 3
     assert (out / "importance.png").stat().st_size > 0
+
+
+def test_the_rate_first_verdict_needs_the_default_numbers_of_trials_and_resamples():
+    from experiments import importance
+
+    dims = ["learning_rate", "momentum"]
+    point = np.array([0.8, 0.1])
+
+    def verdict(trials, resamples):
+        boot = np.tile(point, (resamples, 1))  # every resample: the rate far ahead
+        return importance._rate_first_finding((dims, point, boot, np.zeros(trials))).verdict
+
+    assert verdict(importance.MIN_DECIDING_TRIALS, importance.MIN_DECIDING_RESAMPLES) == "supported"
+    assert verdict(6, importance.MIN_DECIDING_RESAMPLES) == "inconclusive"  # the quick size's trials
+    assert verdict(importance.MIN_DECIDING_TRIALS, 5) == "inconclusive"  # ... and its resamples
