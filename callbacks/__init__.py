@@ -7,8 +7,10 @@ __all__ = []
 
 # Visibility: TensorBoard summaries, the divergence guard, the metrics file.
 # Order them as listed: learning-rate setters, LearningRateLogger, GradientStatistics,
-# OptimizerStateStatistics, DivergenceGuard, MetricsFile, then keras.callbacks.TensorBoard.
+# OptimizerStateStatistics, DivergenceGuard, MetricsFile, then EpochSummaries (the epoch curves
+# of keras.callbacks.TensorBoard, cheaper) or keras.callbacks.TensorBoard.
 from callbacks.divergence_guard import DivergenceGuard  # noqa: E402
+from callbacks.epoch_summaries import EpochSummaries  # noqa: E402
 from callbacks.gradient_statistics import GradientStatistics  # noqa: E402
 from callbacks.learning_rate_logger import LearningRateLogger  # noqa: E402
 from callbacks.metrics_file import MetricsFile  # noqa: E402
@@ -20,6 +22,7 @@ __all__ += [
     "OptimizerStateStatistics",
     "DivergenceGuard",
     "MetricsFile",
+    "EpochSummaries",
 ]
 
 # Control: change hyperparameters while `fit` runs, plateau reduction, range test. They share
