@@ -1,6 +1,6 @@
 """How much of a run's wall time is training: reused compiled models against one model per run.
 
-    python benchmarks/run_overhead.py [EXPERIMENT ...] [--size quick|full] [--jobs 2] [--seeds N]
+    python benchmarks/run_overhead.py [EXPERIMENT ...] [--size default|quick] [--jobs 2] [--seeds N]
                                       [--epochs N] [--paths reuse,fresh]
 
 For each experiment (default: every MLP experiment of experiments/specs/), interleaved, runs
@@ -71,7 +71,7 @@ def numbers(record):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("experiments", nargs="*")
-    parser.add_argument("--size", choices=("quick", "full"), default="quick")
+    parser.add_argument("--size", choices=spec.SIZES, default="default")  # the suite the target is about
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--epochs", type=int)

@@ -15,7 +15,8 @@ build would start from:
 - compiled metrics are reset by `fit` at every epoch.
 
 What may differ between runs sharing an entry is what `compiled_key` leaves out: the seed, the
-logging settings, and (for a constant learning rate) the learning rate and the number of epochs.
+logging settings, the data's scaling and order, and (for a constant learning rate) the learning
+rate, the number of epochs, the batch size and the number of examples.
 Everything else, including settings this module does not know, keeps runs apart.
 
 Seeding: each run starts with `seed_run`, `keras.utils.set_random_seed(seed)` less one side
@@ -40,9 +41,15 @@ import sys
 import numpy as np
 
 # Settings that never reach the traced graphs: callbacks and the loop read them in Python.
-RUNTIME_SETTINGS = ("seed", "log_every_steps", "stats_every_steps", "record_steps", "divergence_factor")
-# Read by the traced graph only through a schedule: free when the learning rate is a constant.
-CONSTANT_RATE_SETTINGS = ("learning_rate", "epochs")
+RUNTIME_SETTINGS = (
+    "seed", "log_every_steps", "stats_every_steps", "record_steps", "divergence_factor", "chance_margin",
+)  # fmt: skip
+# How the examples are scaled and ordered: the data reach the compiled train and test functions
+# as iterators passed in, whose batches have an unknown batch dimension.
+DATA_SETTINGS = ("input_scaling", "shuffle")
+# Read by the traced graph only through a schedule (the rate, and the steps per epoch it counts
+# in, from the batch size and the number of examples): free when the learning rate is a constant.
+CONSTANT_RATE_SETTINGS = ("learning_rate", "epochs", "batch_size", "limit")
 
 
 # Model families whose builders draw only stateless random numbers (experiments/models.py).
@@ -78,7 +85,7 @@ def has_constant_learning_rate(config):
 
 def compiled_key(config):
     """Runs with equal keys can share one compiled model."""
-    free = set(RUNTIME_SETTINGS)
+    free = {*RUNTIME_SETTINGS, *DATA_SETTINGS}
     if has_constant_learning_rate(config):
         free.update(CONSTANT_RATE_SETTINGS)
     return json.dumps({k: v for k, v in config.items() if k not in free}, sort_keys=True)

@@ -88,11 +88,14 @@ def test_reused_model_gives_the_fresh_models_numbers(case, tmp_path):
     settings = {**TINY, **CASES[case], "record_steps": 5}
     config = resolve({**settings, "seed": 2})
     cache = run_cache.CompiledModels()
-    # The entry first trains another seed (and, with a constant rate, another rate and length).
+    # The entry first trains another seed on other data (scaling, order) and, with a constant
+    # rate, with another rate, length, batch size and number of examples: what the key leaves free.
+    other_data = {"seed": 1, "input_scaling": "raw", "shuffle": "once"}
     if run_cache.has_constant_learning_rate(config):
-        first = resolve({**settings, "seed": 1, "learning_rate": settings["learning_rate"] * 3, "epochs": 1})
+        first = resolve({**settings, **other_data, "learning_rate": settings["learning_rate"] * 3, "epochs": 1,
+                         "batch_size": 16, "limit": 200})  # fmt: skip
     else:
-        first = resolve({**settings, "seed": 1})
+        first = resolve({**settings, **other_data})
     warm = _train(first, tmp_path / "first", cache)
     assert warm["reused_compiled_model"] is False
     reused = _train(config, tmp_path / "reused", cache)
@@ -139,16 +142,20 @@ def test_reused_model_equals_a_fresh_process(tmp_path):
 def test_runs_that_trace_different_graphs_do_not_share_a_model():
     base = resolve({"optimizer": "sgd", "learning_rate": 0.1})
     key = run_cache.compiled_key
-    # Free: the seed, logging, and a constant rate with the run's length.
-    assert key(base) == key({**base, "seed": 7, "learning_rate": 0.5, "epochs": 3, "log_every_steps": 32})
+    # Free: the seed, logging, the data's scaling and order, and a constant rate with the run's
+    # length, batch size and number of examples.
+    assert key(base) == key({**base, "seed": 7, "learning_rate": 0.5, "epochs": 3, "log_every_steps": 32,
+                             "batch_size": 64, "input_scaling": "raw", "limit": 100, "shuffle": "sorted"})
     # Apart: anything in the graph.
-    for change in ({"momentum": 0.9}, {"batch_size": 64}, {"width": 16}, {"batch_norm": True},
+    for change in ({"momentum": 0.9}, {"dataset": "mnist1d"}, {"width": 16}, {"batch_norm": True},
                    {"optimizer": "keras_sgd"}, {"jit_compile": True}, {"steps_per_execution": 8}):  # fmt: skip
         assert key({**base, **change}) != key(base), change
     # A schedule bakes its rate and length into the graph.
     cosine = resolve({"optimizer": "sgd", "learning_rate": 0.1, "schedule": "cosine"})
     assert key(cosine) != key({**cosine, "learning_rate": 0.2})
     assert key(cosine) != key({**cosine, "epochs": 3})
+    assert key(cosine) != key({**cosine, "batch_size": 64})  # the steps per epoch it counts in
+    assert key(cosine) != key({**cosine, "limit": 100})
     assert key(cosine) == key({**cosine, "seed": 5})
 
 
