@@ -65,21 +65,25 @@ def group_sessions(records, metrics=METRICS):
 def write_session_groups(exp_dir, records, metrics=METRICS):
     """Writes one aggregated HParams session per configuration; returns their directory.
 
-    Through TensorBoard's own summary constructors and event-file writer, which need no
+    Through TensorBoard's own summary constructors and record framing, which need no
     TensorFlow: the sweep's main process never imports it (~3-4 s of CPU per command).
     """
     from tensorboard.compat.proto import event_pb2
     from tensorboard.plugins.hparams.summary_v2 import hparams_pb
     from tensorboard.plugins.scalar.summary_v2 import scalar_pb
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    from tensorboard.summary.writer.record_writer import RecordWriter  # pure Python framing
 
     root = os.path.join(exp_dir, GROUPS_DIR)
     shutil.rmtree(root, ignore_errors=True)
     for group, (hparams, values) in group_sessions(records, metrics).items():
-        writer = EventFileWriter(os.path.join(root, _directory_name(group)))
+        directory = os.path.join(root, _directory_name(group))
+        os.makedirs(directory)
         summaries = [hparams_pb(hparams, trial_id=f"{group} ({AGGREGATE})")]
         summaries += [scalar_pb(tag, value) for tag, value in values.items()]
-        for summary in summaries:
-            writer.add_event(event_pb2.Event(wall_time=time.time(), step=0, summary=summary))
-        writer.close()
+        # TensorBoard reads every file whose name holds "tfevents" as an event file.
+        with open(os.path.join(directory, f"events.out.tfevents.{int(time.time())}.{GROUPS_DIR}"), "wb") as f:
+            records = RecordWriter(f)
+            records.write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())
+            for summary in summaries:
+                records.write(event_pb2.Event(wall_time=time.time(), step=0, summary=summary).SerializeToString())
     return root
