@@ -156,7 +156,9 @@ def validation_batches(dataset):
     return _pipeline_parts(dataset)[1]
 
 
-def compile_model(model, config, steps_per_epoch):
+def compile_model(model, config, steps_per_epoch, dataset=None):
+    """Compiles `model` for `config`; with `dataset`, also builds its compiled metrics and
+    optimizer (`build_training_state`)."""
     backend = keras.backend.backend()
     model.compile(
         optimizer=factory.make_optimizer(config, steps_per_epoch),
@@ -169,6 +171,25 @@ def compile_model(model, config, steps_per_epoch):
         # trainer takes one step per call only.
         steps_per_execution=1 if backend == "torch" else config["steps_per_execution"],
     )
+    if dataset is not None and backend == "tensorflow" and config["distribute"] == "none":
+        build_training_state(model, dataset)
+
+
+def build_training_state(model, dataset):
+    """Creates the compiled metrics' and the optimizer's variables now, eagerly.
+
+    Without a distribution strategy, Keras's TensorFlow trainer creates them while it traces the
+    first train function, and TensorFlow traces a function that created variables a second
+    time: ~0.25 s more per new model on a digits MLP (a third of a cache miss). The variables
+    start at the same values either way.
+    """
+    x, y = dataset.x_train[:2], dataset.y_train[:2]
+    predictions = model(x, training=False)
+    for metric in model.metrics:  # the loss tracker (always built) and the compiled metrics
+        if getattr(metric, "built", True) is False:
+            metric.build(y, predictions)
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
 
 
 def train_run(config, run_dir, verbose=0, callbacks=None):
@@ -191,7 +212,7 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
     steps_per_epoch = math.ceil(num_train / batch_size)
 
     build = lambda: models.build_model(config, dataset)  # noqa: E731
-    compile_ = lambda model: compile_model(model, config, steps_per_epoch)  # noqa: E731
+    compile_ = lambda model: compile_model(model, config, steps_per_epoch, dataset)  # noqa: E731
     if config["distribute"] != "none":
         # Under MirroredStrategy the model's and optimizer's variables are mirrored on every
         # replica and each batch of `batch_size` (the global batch) is split between them.

@@ -48,3 +48,20 @@ def test_run_and_record_writes_config_and_record_with_the_node(tmp_path):
     assert sorted(n for n in os.listdir(run_dir) if n.endswith(".json")) == [rundir.CONFIG_FILE, rundir.RECORD_FILE]
     assert rundir.is_done(run_dir, CONFIG) and rundir.read_record(run_dir)["run_id"] == "base_seed0"
     assert record["node"] == {"host": platform.node()} and record["replicas"] == 1
+
+
+def test_a_new_model_traces_its_train_step_once():
+    """compile_model builds the compiled metrics and the optimizer eagerly: otherwise TensorFlow
+    traces the first train function twice (variables created during the first trace)."""
+    from experiments import models, training
+
+    config = resolve({"epochs": 2, "limit": 120, "width": 4, "optimizer": "adam"})
+    dataset = training.get_dataset(config)
+    model = models.build_model(config, dataset)
+    training.compile_model(model, config, steps_per_epoch=4, dataset=dataset)
+    assert all(v.numpy() == 0 for v in model.metrics[-1].variables) and model.optimizer.built
+    traces = []
+    step = model.train_step
+    model.train_step = lambda data: traces.append(1) or step(data)
+    model.fit(training.training_batches(dataset, 32, 0), epochs=2, verbose=0)
+    assert len(traces) == 1
