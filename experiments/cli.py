@@ -111,8 +111,8 @@ def parse(argv):
     if args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1; got {args.jobs}")
     _check_cluster_arguments(args)
-    if args.stack_seeds and (args.jobs != 1 or args.ray):
-        raise UsageError("--stack-seeds trains in this process: drop --jobs and --ray")
+    if args.stack_seeds and args.ray:
+        raise UsageError("--stack-seeds trains on this machine (in this process, or --jobs N processes): drop --ray")
     specs_dir = args.specs_dir or spec.SPECS_DIR
     if not os.path.isdir(specs_dir):
         raise UsageError(f"--specs-dir {specs_dir!r} is not a directory")

@@ -14,18 +14,20 @@ KIND_DONE_FILE = "kind_done.json"  # what a finished experiment of another kind 
 
 def make_pool(options, backend=None):
     """Where runs train: a Ray cluster, `jobs` local processes, or this process (on Keras's
-    `backend`: None is KERAS_BACKEND, else TensorFlow)."""
+    `backend`: None is KERAS_BACKEND, else TensorFlow); with `stack_seeds`, each configuration's
+    seeds as one stacked model on the local ones."""
     if options.cluster:
         from experiments import cluster
 
         return cluster.make_pool(options.cluster, verbose=options.verbose)
+    from experiments import workers
+
+    pool = workers.make_pool(options.jobs, verbose=options.verbose, backend=backend)
     if options.stack_seeds:
         from experiments.stacked_pool import StackedPool
 
-        return StackedPool(verbose=options.verbose, backend=backend)
-    from experiments import workers
-
-    return workers.make_pool(options.jobs, verbose=options.verbose, backend=backend)
+        return StackedPool(pool)
+    return pool
 
 
 def run_experiments(experiments, overrides, options, out):

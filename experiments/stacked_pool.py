@@ -1,12 +1,15 @@
 """`--stack-seeds`: a pool that trains the seeds of each configuration as one stacked model
-(experiments/stacked.py) in this process, and every other run as the serial pool does.
+(experiments/stacked.py), in this process or, with `jobs` > 1, in worker processes (a group per
+worker at a time, as `workers.ProcessPool` hands out runs).
 
-Runs whose configs differ only in the seed form one group; a group of two or more seeds that
-`stacked.check_stackable` accepts is trained by one `train_stacked` call, up to `max_members`
-seeds at a time. Each member's run directory gets what `workers.run_and_record` writes:
-config.json first, the member's HParams, epoch curves and metrics.jsonl, then record.json last,
-with the same fields (experiment, run_id, group, configuration, stage, seed, config, node,
-warnings, outcome). A group that raises is recorded as failed, run by run, like a raising run.
+Runs whose configs differ only in the seed form one group; a group of two or more seeds is one
+task, `train_group`, up to `max_members` seeds at a time. The process that trains it decides
+whether the stacked path takes it (`stacked.check_stackable`, and the model's layers): a group
+it refuses is trained run by run there, as the serial pool would. Each member's run directory
+gets what `workers.run_and_record` writes: config.json first, the member's HParams, epoch curves
+and metrics.jsonl, then record.json last, with the same fields (experiment, run_id, group,
+configuration, stage, seed, config, node, warnings, outcome). A group that raises while it
+trains is recorded as failed, run by run, like a raising run.
 """
 
 import json
@@ -23,60 +26,73 @@ def group_key(config):
     return json.dumps({k: v for k, v in config.items() if k != "seed"}, sort_keys=True)
 
 
+def stacked_tasks(runs, max_members=DEFAULT_MAX_MEMBERS):
+    """The pool's tasks for `runs`: `(train_group, members)` per group of seeds (at most
+    `max_members`), `(workers.train_each, [run])` for a run alone in its group."""
+    groups = {}
+    for run in runs:
+        groups.setdefault(group_key(run.config), []).append(run)
+    tasks = []
+    for members in groups.values():
+        if len(members) == 1:
+            tasks.append((workers.train_each, members))
+            continue
+        for start in range(0, len(members), max_members):
+            tasks.append((train_group, members[start : start + max_members]))
+    return tasks
+
+
+def train_group(members, logdir, verbose=False):
+    """Records of `members` (runs that differ only in their seed): one stacked model, or one
+    run at a time where the stacked path refuses them."""
+    from experiments import stacked
+
+    try:
+        stacked.check_stackable(members[0].config, [run.config["seed"] for run in members])
+    except stacked.NotStackable:
+        return workers.train_each(members, logdir, verbose)
+    directories = [run.directory(logdir) for run in members]
+    for run, directory in zip(members, directories):
+        rundir.write_config(directory, run.config)
+    started = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            records = stacked.train_stacked(
+                members[0].config, [run.config["seed"] for run in members], run_dirs=directories, verbose=verbose
+            )
+        noted = sorted({f"{w.category.__name__}: {w.message}" for w in caught if not workers._is_noise(w)})
+    except stacked.NotStackable:  # a layer the stacked model does not take; found before training
+        return workers.train_each(members, logdir, verbose)
+    except Exception as error:  # noqa: BLE001 - a failed group is recorded; the sweep goes on
+        text = traceback.format_exc()
+        reason = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+        wall = (time.perf_counter() - started) / len(members)
+        records = [{"status": "failed", "reason": reason, "metrics": {}, "wall_time_s": wall} for _ in members]
+        for directory in directories:
+            rundir.write_error(directory, text)
+        noted = None
+    finished = []
+    for run, directory, record in zip(members, directories, records):
+        if noted is not None:
+            record["warnings"] = noted
+        record = workers.finished_record(run, record)
+        rundir.write_record(directory, record)
+        finished.append(record)
+    return finished
+
+
 class StackedPool:
-    def __init__(self, verbose=False, backend=None, max_members=DEFAULT_MAX_MEMBERS):
-        self.serial = workers.SerialPool(verbose, backend)
-        self.verbose, self.max_members = verbose, max_members
+    """Trains groups of seeds stacked, on `pool` (a `workers` pool: serial or processes)."""
+
+    def __init__(self, pool, max_members=DEFAULT_MAX_MEMBERS):
+        self.pool, self.max_members = pool, max_members
 
     def map_runs(self, runs, logdir):
-        from experiments import stacked
+        yield from self.pool.map_tasks(stacked_tasks(runs, self.max_members), logdir)
 
-        groups = {}
-        for run in runs:
-            groups.setdefault(group_key(run.config), []).append(run)
-        for members in groups.values():
-            try:
-                stacked.check_stackable(members[0].config, [run.config["seed"] for run in members])
-                stackable = len(members) > 1
-            except stacked.NotStackable:
-                stackable = False
-            if not stackable:
-                yield from self.serial.map_runs(members, logdir)
-                continue
-            for start in range(0, len(members), self.max_members):
-                yield from self._train(members[start : start + self.max_members], logdir)
-
-    def _train(self, members, logdir):
-        from experiments import stacked
-
-        directories = [run.directory(logdir) for run in members]
-        for run, directory in zip(members, directories):
-            rundir.write_config(directory, run.config)
-        started = time.perf_counter()
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                records = stacked.train_stacked(
-                    members[0].config,
-                    [run.config["seed"] for run in members],
-                    run_dirs=directories,
-                    verbose=self.verbose,
-                )
-            noted = sorted({f"{w.category.__name__}: {w.message}" for w in caught if not workers._is_noise(w)})
-        except Exception as error:  # noqa: BLE001 - a failed group is recorded; the sweep goes on
-            text = traceback.format_exc()
-            reason = f"{type(error).__name__}: {error}".splitlines()[0][:300]
-            wall = (time.perf_counter() - started) / len(members)
-            records = [{"status": "failed", "reason": reason, "metrics": {}, "wall_time_s": wall} for _ in members]
-            for directory in directories:
-                rundir.write_error(directory, text)
-            noted = None
-        for run, directory, record in zip(members, directories, records):
-            if noted is not None:
-                record["warnings"] = noted
-            record = workers.finished_record(run, record)
-            rundir.write_record(directory, record)
-            yield run, record
+    def running(self):
+        return self.pool.running() if hasattr(self.pool, "running") else 0
 
     def close(self):
-        self.serial.close()
+        self.pool.close()

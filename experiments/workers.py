@@ -78,14 +78,31 @@ def _is_noise(warning):
     return "__array__ implementation doesn't accept a copy keyword" in str(warning.message)
 
 
+def train_each(runs, logdir, verbose=False):
+    """A pool's task (`map_tasks`): each of `runs` on its own, in order; their records."""
+    return [run_and_record(run, logdir, verbose) for run in runs]
+
+
+def task_key(task):
+    """Tasks with equal keys can share a worker's compiled models: the function and the key of
+    its first run's compiled model (experiments/run_cache.py)."""
+    function, runs = task
+    return f"{function.__module__}.{function.__name__}:{compiled_key(runs[0].config)}"
+
+
 class SerialPool:
     def __init__(self, verbose=False, backend=None):
         _prepare_process(backend=backend)
         self.verbose = verbose
 
     def map_runs(self, runs, logdir):
-        for run in runs:
-            yield run, run_and_record(run, logdir, self.verbose)
+        yield from self.map_tasks([(train_each, [run]) for run in runs], logdir)
+
+    def map_tasks(self, tasks, logdir):
+        """Runs each task `(function, runs)`, `function(runs, logdir, verbose)` returning the
+        runs' records; yields `(run, record)` pairs."""
+        for function, runs in tasks:
+            yield from zip(runs, function(runs, logdir, self.verbose))
 
     def close(self):
         pass
@@ -128,28 +145,34 @@ class ProcessPool:
         self._running = {}
 
     def map_runs(self, runs, logdir):
-        # Runs start as workers free up; the progress line names the finished ones.
-        pending = list(runs)
+        yield from self.map_tasks([(train_each, [run]) for run in runs], logdir)
+
+    def map_tasks(self, tasks, logdir):
+        """As SerialPool.map_tasks, a task per worker at a time; `function` must be picklable
+        (a module's top-level function)."""
+        # Tasks start as workers free up; the progress line names the finished runs.
+        pending = list(tasks)
         running = self._running = {}
         for index in range(min(len(self._workers), len(pending))):
             self._submit(index, pending, running, logdir)
         while running:
             done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
             for future in done:
-                index, run = running.pop(future)
+                index, (_, runs) = running.pop(future)
                 if pending:
                     self._submit(index, pending, running, logdir)
-                yield run, future.result()
+                yield from zip(runs, future.result())
 
     def _submit(self, index, pending, running, logdir):
         held = {self._last_keys[i] for i, _ in running.values()}
-        run = pick_run(pending, self._last_keys[index], held)
-        pending.remove(run)
-        self._last_keys[index] = compiled_key(run.config)
-        running[self._workers[index].submit(run_and_record, run, logdir, self.verbose)] = (index, run)
+        task = pick_task(pending, self._last_keys[index], held)
+        pending.remove(task)
+        self._last_keys[index] = task_key(task)
+        function, runs = task
+        running[self._workers[index].submit(function, runs, logdir, self.verbose)] = (index, task)
 
     def running(self):
-        """Runs training now: one per worker at most, each worker holding one run at a time."""
+        """Tasks training now: one per worker at most, each worker holding one at a time."""
         return sum(future.running() for future in self._running)
 
     def close(self):
@@ -157,14 +180,14 @@ class ProcessPool:
             worker.shutdown(wait=False, cancel_futures=True)
 
 
-def pick_run(pending, last_key, held_keys):
-    """The next run for a worker that last trained a model of `last_key`: one of the same key
-    if any, else one whose key no busy worker holds, else the first pending run."""
-    keys = [compiled_key(run.config) for run in pending]
+def pick_task(pending, last_key, held_keys):
+    """The next task for a worker whose last task had `last_key` (`task_key`): one of the same
+    key if any, else one whose key no busy worker holds, else the first pending task."""
+    keys = [task_key(task) for task in pending]
     for wanted in (lambda key: key == last_key, lambda key: key not in held_keys):
-        for run, key in zip(pending, keys):
+        for task, key in zip(pending, keys):
             if wanted(key):
-                return run
+                return task
     return pending[0]
 
 

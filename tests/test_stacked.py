@@ -172,23 +172,41 @@ def test_the_command_line_stacks_seeds_into_the_runs_normal_directories(tmp_path
     specs = tmp_path / "specs"
     specs.mkdir()
     (specs / "tiny.toml").write_text(TINY_SPEC)
-    for name, extra in (("stacked", ["--stack-seeds"]), ("separate", [])):
+    arms = (("stacked", ["--stack-seeds"]), ("stacked_jobs", ["--stack-seeds", "--jobs", "2"]), ("separate", []))
+    for name, extra in arms:
         argv = ["tiny", "--specs-dir", str(specs), "--logdir", str(tmp_path / name), *extra]
         assert cli.main(argv) == 0
     runs = sorted(p.parent.relative_to(tmp_path / "separate") for p in (tmp_path / "separate").rglob("record.json"))
     assert len(runs) == 6
     for run in runs:
-        member, alone = (rundir.read_record(str(tmp_path / name / run)) for name in ("stacked", "separate"))
-        assert member["stacked"]["members"] == 3 and "stacked" not in alone
-        assert member["config"] == alone["config"] and member["run_id"] == alone["run_id"]
-        assert (tmp_path / "stacked" / run / rundir.CONFIG_FILE).exists()
-        assert_same_run(member, alone)
+        alone = rundir.read_record(str(tmp_path / "separate" / run))
+        for name in ("stacked", "stacked_jobs"):  # in this process, and in two worker processes
+            member = rundir.read_record(str(tmp_path / name / run))
+            assert member["stacked"]["members"] == 3 and "stacked" not in alone
+            assert member["config"] == alone["config"] and member["run_id"] == alone["run_id"]
+            assert (tmp_path / name / run / rundir.CONFIG_FILE).exists()
+            assert_same_run(member, alone)
     assert cli.main(["tiny", "--specs-dir", str(specs), "--logdir", str(tmp_path / "stacked"), "--stack-seeds"]) == 0
     assert all("stacked" in rundir.read_record(str(tmp_path / "stacked" / run)) for run in runs)  # done: kept
 
 
-def test_stack_seeds_is_refused_with_jobs():
+def test_stack_seeds_is_refused_with_ray():
     from experiments import cli
 
     with pytest.raises(cli.UsageError, match="--stack-seeds"):
-        cli.parse(["--stack-seeds", "--jobs", "2"])
+        cli.parse(["--stack-seeds", "--ray", "auto"])
+
+
+def test_a_group_the_stacked_path_refuses_is_trained_run_by_run(tmp_path):
+    from experiments import rundir, stacked_pool, workers
+    from experiments.sweep import PlannedRun
+
+    settings = {"epochs": 1, "limit": 120, "width": 4, "clipnorm": 1.0}
+    runs = [PlannedRun("e", f"s{seed}", "g", "final", resolve({**settings, "seed": seed})) for seed in (0, 1)]
+    tasks = stacked_pool.stacked_tasks(runs)
+    assert [(function, len(members)) for function, members in tasks] == [(stacked_pool.train_group, 2)]
+    records = {run.run_id: record for run, record in workers.SerialPool().map_tasks(tasks, str(tmp_path))}
+    for run in runs:
+        record = records[run.run_id]
+        assert "stacked" not in record and record["status"] in ("ok", "did_not_learn")
+        assert rundir.read_record(run.directory(str(tmp_path)))["run_id"] == run.run_id

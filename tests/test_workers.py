@@ -17,13 +17,14 @@ def _run(name, **settings):
 
 
 def test_a_free_worker_gets_a_run_that_reuses_its_model_else_one_nobody_holds():
-    a1, a2 = _run("a1", seed=1), _run("a2", seed=2, learning_rate=0.5)  # one compiled model
-    b1 = _run("b1", optimizer="sgd")
-    c1 = _run("c1", optimizer="rmsprop")
-    key = workers.compiled_key
-    assert workers.pick_run([b1, a2, c1], key(a1.config), held_keys=set()) is a2
-    assert workers.pick_run([b1, c1], key(a1.config), held_keys={key(b1.config)}) is c1
-    assert workers.pick_run([b1], key(a1.config), held_keys={key(b1.config)}) is b1
+    task = lambda run: (workers.train_each, [run])  # noqa: E731
+    a1, a2 = task(_run("a1", seed=1)), task(_run("a2", seed=2, learning_rate=0.5))  # one compiled model
+    b1 = task(_run("b1", optimizer="sgd"))
+    c1 = task(_run("c1", optimizer="rmsprop"))
+    key = workers.task_key
+    assert workers.pick_task([b1, a2, c1], key(a1), held_keys=set()) is a2
+    assert workers.pick_task([b1, c1], key(a1), held_keys={key(b1)}) is c1
+    assert workers.pick_task([b1], key(a1), held_keys={key(b1)}) is b1
 
 
 def test_process_pool_records_equal_the_serial_ones(tmp_path):
