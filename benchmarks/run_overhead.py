@@ -80,6 +80,8 @@ def main():
     paths = args.paths.split(",")
     names = args.experiments or mlp_experiments()
     totals = {path: {"command": 0.0, "wall": 0.0, "steps": 0.0, "runs": 0} for path in paths}
+    # Where the rest goes: runs that reused a compiled model against runs that traced one.
+    split = {path: {reused: [0, 0.0, 0.0] for reused in (True, False)} for path in paths}
     mismatched = []
     header = ("experiment", "path", "runs", "command s", "runs wall s", "steps s", "fraction")
     print("{:<22} {:<6} {:>5} {:>10} {:>12} {:>8} {:>8}".format(*header))
@@ -91,6 +93,11 @@ def main():
                 wall = sum(r.get("wall_time_s", 0.0) for r in records.values())
                 steps = sum(step_seconds(r) for r in records.values())
                 results[path] = records
+                for record in records.values():
+                    part = split[path][bool(record.get("reused_compiled_model"))]
+                    part[0] += 1
+                    part[1] += record.get("wall_time_s", 0.0)
+                    part[2] += step_seconds(record)
                 for key, value in (("command", seconds), ("wall", wall), ("steps", steps), ("runs", len(records))):
                     totals[path][key] += value
                 print(f"{name:<22} {path:<6} {len(records):>5} {seconds:>10.1f} {wall:>12.1f} {steps:>8.1f} "
@@ -105,6 +112,11 @@ def main():
         verdict = "PASS" if fraction >= TARGET_FRACTION else "MISS"
         print(f"{path:<6} {total['runs']} runs: {total['command']:.0f} s end to end, {total['wall']:.0f} s in runs, "
               f"{total['steps']:.0f} s in steps: fraction {fraction:.2f} (target >= {TARGET_FRACTION}: {verdict})")
+        for reused, (count, wall, steps) in split[path].items():
+            if count:
+                what = "reused a compiled model" if reused else "built, compiled and traced one"
+                print(f"  {count} runs {what}: {wall:.0f} s in runs, {steps:.0f} s in steps, "
+                      f"{1e3 * (wall - steps) / count:.0f} ms per run outside the steps")
     if len(paths) == 2:
         a, b = (totals[p] for p in paths)
         print(f"speed-up {paths[0]} over {paths[1]}: {b['command'] / a['command']:.2f}x end to end, "
