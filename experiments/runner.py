@@ -117,6 +117,11 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
         return pd.read_csv(table_path)
     started = time.monotonic()
     print(f"[{experiment.name}] {experiment.description} ...", file=out, flush=True)
+    # The kind computes in this process (its training runs go to the pool): TensorFlow without
+    # its start-up notices, which the kinds' own imports would print.
+    from experiments.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     with kind_runs.using(pool, overrides):  # the kind's training runs go to the sweep's workers
         result = kinds.run(experiment.kind, experiment.params, seeds, exp_dir)
     files.write_csv_atomic(os.path.join(exp_dir, "results.csv"), result.table)
