@@ -172,8 +172,9 @@ class ProcessPool:
         running[self._workers[index].submit(function, runs, logdir, self.verbose)] = (index, task)
 
     def running(self):
-        """Tasks training now: one per worker at most, each worker holding one at a time."""
-        return sum(future.running() for future in self._running)
+        """Tasks handed to a worker and not finished: one per worker at most. (A task just
+        handed over counts before its executor marks it running.)"""
+        return sum(not future.done() for future in self._running)
 
     def close(self):
         for worker in self._workers:
