@@ -1,7 +1,7 @@
 """The callbacks' logged values on every backend and strategy, against the TensorFlow run's.
 
-One run (a 4-16-16-3 MLP, fixed initial weights from numpy, 96 examples in batches of 16,
-no shuffling, 3 epochs, Adam with a warm-up schedule) with every callback, on: TensorFlow;
+One run (a 4-16-16-3 MLP, fixed initial weights from numpy, 80 examples in batches of 16 and
+16 for validation, no shuffling, 3 epochs, Adam with a warm-up schedule) with every callback, on: TensorFlow;
 TensorFlow under `tf.distribute.MirroredStrategy` over two logical CPU devices; TensorFlow
 with `mixed_float16` and `LossScaleOptimizer`; JAX; torch. Each configuration runs in its own
 process (a backend is chosen at import; logical devices before TensorFlow starts), writes its
@@ -45,6 +45,7 @@ def run_one(config, directory, set_devices=True):
 
     from callbacks import (
         DivergenceGuard,
+        EpochSummaries,
         GradientStatistics,
         LearningRateLogger,
         MetricsFile,
@@ -89,9 +90,13 @@ def run_one(config, directory, set_devices=True):
         OptimizerStateStatistics(directory, log_every_n_steps=2, histogram_every_n_steps=None),
         DivergenceGuard(directory, gradient_statistics=gradient_statistics),
         MetricsFile(os.path.join(directory, "metrics.jsonl")),
+        EpochSummaries(directory),
     ]
-    model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0, callbacks=callbacks)
+    model.fit(x[:80], y[:80], batch_size=16, epochs=3, shuffle=False, verbose=0, callbacks=callbacks,
+              validation_data=(x[80:], y[80:]))  # fmt: skip
     values = read_scalars(os.path.join(directory, "train"))
+    for tag, steps in read_scalars(os.path.join(directory, "validation")).items():
+        values[f"validation/{tag}"] = steps
     with open(os.path.join(directory, "metrics.jsonl")) as file:
         for line in file:
             row = json.loads(line)

@@ -35,6 +35,8 @@ def test_mirrored_runs_log_the_default_strategys_values(logged):
     default, mirrored = logged["default"], logged["mirrored"]
     assert sorted(mirrored) == sorted(default)
     assert len(default) > 40  # every callback's tags, and metrics.jsonl's columns
+    epoch_curves = {"epoch_loss", "epoch_learning_rate", "validation/epoch_loss", "validation/evaluation_loss_vs_iterations"}
+    assert epoch_curves <= set(default)  # EpochSummaries, train and validation
     for tag, steps in default.items():
         assert sorted(mirrored[tag]) == sorted(steps), tag
         for step, value in steps.items():
