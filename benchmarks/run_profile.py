@@ -14,7 +14,8 @@ list, `evaluate`, the compiled train and test functions), and printed in ms per 
   median training part of the epochs after the first, callbacks' batch hooks included);
 - epoch 0 beyond a steady epoch: its training part less the median epoch's, split into the
   train function's calls, each callback's batch hooks and the rest;
-- validation: fit's `evaluate` each epoch, split into the test function and the rest;
+- validation: fit's `evaluate` each epoch, split into the test function and the rest, where
+  fit validates (JAX, torch, a distribution strategy); else the runner's own validation pass;
 - epoch-end callbacks, fit's set-up and end, train_run before and after fit (model reset,
   pipeline, callbacks, initial loss; record, HParams), and run_and_record's own files.
 
@@ -83,7 +84,7 @@ class Stamps:
 def instrument(stamps):
     import keras
 
-    from experiments import rundir, training
+    from experiments import rundir, training, validation_pass
 
     for name in ("fit", "evaluate"):
         setattr(keras.Model, name, stamps.interval(name, getattr(keras.Model, name)))
@@ -102,6 +103,7 @@ def instrument(stamps):
     keras.utils.set_random_seed = stamps.timer("set_random_seed", keras.utils.set_random_seed)
     for name in ("write_config", "write_record"):
         setattr(rundir, name, stamps.timer(name, getattr(rundir, name)))
+    validation_pass.evaluate = stamps.interval("validation_pass", validation_pass.evaluate)
 
     class CompiledFunctionTimer(keras.callbacks.Callback):
         """Times the model's compiled train and test functions during one fit, then puts them
@@ -170,6 +172,8 @@ def breakdown(stamps, run_wall, record):
     test_function = total(within(events, "test_function", fit_start, fit_end))
     test_hooks = sum(total(within(events, h, fit_start, fit_end)) for h in HOOKS if h.startswith("on_test"))
     epoch_end_hooks = total(epoch_ends)
+    own_validation = total(within(events, "validation_pass", fit_start, fit_end))
+    own_after_fit = total(within(events, "validation_pass", fit_end, train_end))
     fit_rest = (fit_end - fit_start) - sum(trainings) - validation - epoch_end_hooks
     phases = {
         "steps (the record's)": steps,
@@ -182,12 +186,14 @@ def breakdown(stamps, run_wall, record):
         "  test function": test_function,
         "  callbacks' on_test_* hooks": test_hooks,
         "  the rest (iterator, metrics)": validation - test_function - test_hooks,
-        "epoch-end callbacks": epoch_end_hooks,
+        "validation pass (ours, at epoch end)": own_validation,
+        "epoch-end callbacks (the validation pass left out)": epoch_end_hooks - own_validation,
         "fit set-up and end (train begin/end hooks included)": fit_rest,
         "train_run before fit": fit_start - train_start,
         **{f"  {name}": timers[name] for name in BEFORE_FIT if name in timers},
         "train_run after fit": train_end - fit_end,
         **{f"  {name}": timers[name] for name in AFTER_FIT if name in timers},
+        "  validation pass (the halves)": own_after_fit,
         "run_and_record around train_run (config, record)": run_wall - (train_end - train_start),
     }
     steady_parts = (steady_function, steady_hooks, steady - steady_function - steady_hooks)

@@ -17,7 +17,7 @@ from callbacks import (
     MetricsFile,
     OptimizerStateStatistics,
 )
-from experiments import data, data_order, factory, fingerprints, models, outcomes, rundir, run_cache
+from experiments import data, data_order, factory, fingerprints, models, outcomes, rundir, run_cache, validation_pass
 
 _DATASETS = {}  # per process: the sweep trains many runs on the same data
 _PIPELINES = {}  # per process and data set: tensors for the training pipeline, validation batches
@@ -83,15 +83,18 @@ class EarlyLossRecorder(keras.callbacks.Callback):
 
 
 def _pipeline_parts(dataset):
-    """The data set's arrays as tensors and its validation batches, made once per process."""
+    """The data set's arrays as tensors, its validation batches and its validation arrays as
+    tensors, made once per process."""
     import tensorflow as tf
 
     key = id(dataset)
     if key not in _PIPELINES:
         train = (tf.constant(dataset.x_train), tf.constant(dataset.y_train))
-        validation = tf.data.Dataset.from_tensor_slices((dataset.x_val, dataset.y_val)).batch(1024).cache()
-        validation = validation.with_options(data_order.pipeline_options())
-        _PIPELINES[key] = (dataset, train, validation)  # the data set is held: its id stays its own
+        validation = tf.data.Dataset.from_tensor_slices((dataset.x_val, dataset.y_val))
+        validation = validation.batch(validation_pass.BATCH_SIZE).cache().with_options(data_order.pipeline_options())
+        validation_tensors = (tf.constant(dataset.x_val), tf.constant(dataset.y_val))
+        # The data set is held: its id stays its own.
+        _PIPELINES[key] = (dataset, train, validation, validation_tensors)
     return _PIPELINES[key][1:]
 
 
@@ -154,6 +157,11 @@ def training_batches(dataset, batch_size, seed, shuffle="each_epoch"):
 
 def validation_batches(dataset):
     return _pipeline_parts(dataset)[1]
+
+
+def validation_tensors(dataset):
+    """`(x_val, y_val)` as TensorFlow tensors, made once per process."""
+    return _pipeline_parts(dataset)[2]
 
 
 def compile_model(model, config, steps_per_epoch, dataset=None):
@@ -231,9 +239,16 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
     probe = (dataset.x_train[:batch_size], dataset.y_train[:batch_size])
     visibility = (callbacks or make_callbacks)(config, run_dir, probe, initial_loss(model, probe))
     fingerprint = fingerprints.of_run(model, dataset, config)
+    # TensorFlow without a strategy: our own validation pass, the numbers of Keras's for a
+    # fraction of its cost (experiments/validation_pass.py). Elsewhere Keras's, in fit.
+    own_validation = config["backend"] == "tensorflow" and config["distribute"] == "none"
+    validation, validation_callbacks = None, []
     if config["backend"] == "tensorflow":
         train = training_batches(dataset, batch_size, config["seed"], config["shuffle"])
-        validation = validation_batches(dataset)
+        if own_validation:
+            validation_callbacks = [validation_pass.ValidationPass(*validation_tensors(dataset))]
+        else:
+            validation = validation_batches(dataset)
     else:
         train = ShuffledBatches(dataset.x_train, dataset.y_train, batch_size, config["seed"])
         validation = (dataset.x_val, dataset.y_val)
@@ -241,12 +256,17 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
         train,
         epochs=config["epochs"],
         validation_data=validation,
-        validation_batch_size=None if config["backend"] == "tensorflow" else 1024,
+        validation_batch_size=None if config["backend"] == "tensorflow" else validation_pass.BATCH_SIZE,
         shuffle=False,  # the pipeline reshuffles; Keras's flag applies to arrays only
-        callbacks=[timer, early, *visibility],
+        # The timer first (the epoch's training part ends where validation starts), then the
+        # validation pass, before the callbacks that read its logs.
+        callbacks=[timer, *validation_callbacks, early, *visibility],
         verbose=verbose,
     )
-    halves = validation_halves(model, dataset)
+    if own_validation:
+        halves = halves_of(validation_pass.evaluate(model, *validation_tensors(dataset))[2], dataset)
+    else:
+        halves = validation_halves(model, dataset)
     if COMPILED_MODELS is not None and config["distribute"] == "none":
         COMPILED_MODELS.release(config, model)
     guard = next((c for c in visibility if isinstance(c, DivergenceGuard)), None)
@@ -307,13 +327,21 @@ def validation_halves(model, dataset, batch_size=1024):
     """The trained model's loss and accuracy on two fixed, disjoint halves of the validation set,
     `val_loss_half_a` ... `val_accuracy_half_b`: a selection made on one half is reported on the
     other (random restarts' best of N, experiments/claims.py)."""
-    order = np.random.default_rng(HALVES_SEED).permutation(len(dataset.x_val))
-    middle = len(order) // 2
     # One forward pass over the whole set (each eager call costs ~5 ms of Keras's Python).
     probabilities = np.concatenate([
         keras.ops.convert_to_numpy(model(dataset.x_val[start : start + batch_size], training=False))
         for start in range(0, len(dataset.x_val), batch_size)
-    ] or [np.zeros((0, dataset.num_classes))]).astype(np.float64)
+    ] or [np.zeros((0, dataset.num_classes))])
+    return halves_of(probabilities, dataset)
+
+
+def halves_of(probabilities, dataset):
+    """`validation_halves` from the model's outputs on the validation set, in its order."""
+    order = np.random.default_rng(HALVES_SEED).permutation(len(dataset.x_val))
+    middle = len(order) // 2
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if not probabilities.size:
+        probabilities = np.zeros((0, dataset.num_classes))
     labels = dataset.y_val.astype(int)
     picked = probabilities[np.arange(len(labels)), labels]
     losses = -np.log(np.clip(picked, 1e-7, None))  # Keras's clipping of probabilities
