@@ -95,5 +95,5 @@ class ValidationPass(keras.callbacks.Callback):
         loss, accuracy, _ = evaluate(self.model, self.x, self.y, self._measure)
         values = {"loss": loss, "accuracy": accuracy}
         # In the order of the training logs, as Keras's evaluate gives them.
-        for name in sorted(values, key=lambda name: list(logs).index(name) if name in logs else len(logs)):
+        for name in [*(n for n in logs if n in values), *(n for n in values if n not in logs)]:
             logs[f"val_{name}"] = values[name]
