@@ -52,6 +52,10 @@ DATA_SETTINGS = ("input_scaling", "shuffle")
 CONSTANT_RATE_SETTINGS = ("learning_rate", "epochs", "batch_size", "limit")
 
 
+# Compiled models a process keeps: the suite's MLP experiments need ~20 per worker; a digits
+# MLP's entry is a few MB with its traced functions.
+CAPACITY = 32
+
 # Model families whose builders draw only stateless random numbers (experiments/models.py).
 STATELESS_MODELS = ("mlp", "cnn")
 
@@ -149,7 +153,7 @@ class _Entry:
 class CompiledModels:
     """Up to `capacity` compiled models of this process, least recently used dropped first."""
 
-    def __init__(self, capacity=8):
+    def __init__(self, capacity=CAPACITY):
         self.capacity = capacity
         self._entries = collections.OrderedDict()
         self.hits = self.misses = 0

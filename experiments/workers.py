@@ -15,7 +15,7 @@ import time
 import traceback
 import warnings
 
-from experiments import outcomes, rundir
+from experiments import outcomes, run_cache, rundir
 from experiments.cluster import this_node
 from experiments.run_cache import compiled_key
 
@@ -142,6 +142,7 @@ class ProcessPool:
         for worker in self._workers:  # start them now: TensorFlow's import overlaps the planning
             worker.submit(int)
         self._last_keys = [None] * jobs
+        self._cached_keys = [{} for _ in range(jobs)]  # per worker, oldest first
         self._running = {}
 
     def map_runs(self, runs, logdir):
@@ -164,10 +165,16 @@ class ProcessPool:
                 yield from zip(runs, future.result())
 
     def _submit(self, index, pending, running, logdir):
-        held = {self._last_keys[i] for i, _ in running.values()}
-        task = pick_task(pending, self._last_keys[index], held)
+        held = set().union(*(keys for i, keys in enumerate(self._cached_keys) if i != index))
+        own = self._cached_keys[index]
+        task = pick_task(pending, self._last_keys[index], own, held)
         pending.remove(task)
-        self._last_keys[index] = task_key(task)
+        key = self._last_keys[index] = task_key(task)
+        # Mirrors the worker's least-recently-used cache (run_cache.CompiledModels).
+        own.pop(key, None)
+        own[key] = None
+        while len(own) > run_cache.CAPACITY:
+            own.pop(next(iter(own)))
         function, runs = task
         running[self._workers[index].submit(function, runs, logdir, self.verbose)] = (index, task)
 
@@ -181,11 +188,18 @@ class ProcessPool:
             worker.shutdown(wait=False, cancel_futures=True)
 
 
-def pick_task(pending, last_key, held_keys):
-    """The next task for a worker whose last task had `last_key` (`task_key`): one of the same
-    key if any, else one whose key no busy worker holds, else the first pending task."""
+def pick_task(pending, last_key, own_keys=(), held_keys=()):
+    """The next task for a worker whose last task had `last_key` (`task_key`) and whose cache
+    holds `own_keys`, while other workers hold `held_keys`: one of the same key if any, else
+    one whose compiled model the worker holds, else one whose key no worker holds, else the
+    first pending task (a second trace of a model rather than an idle worker)."""
     keys = [task_key(task) for task in pending]
-    for wanted in (lambda key: key == last_key, lambda key: key not in held_keys):
+    wanted_in_order = (
+        lambda key: key == last_key,
+        lambda key: key in own_keys,
+        lambda key: key not in held_keys and key not in own_keys,
+    )
+    for wanted in wanted_in_order:
         for task, key in zip(pending, keys):
             if wanted(key):
                 return task

@@ -25,6 +25,9 @@ def test_a_free_worker_gets_a_run_that_reuses_its_model_else_one_nobody_holds():
     assert workers.pick_task([b1, a2, c1], key(a1), held_keys=set()) is a2
     assert workers.pick_task([b1, c1], key(a1), held_keys={key(b1)}) is c1
     assert workers.pick_task([b1], key(a1), held_keys={key(b1)}) is b1
+    # A model the worker traced earlier beats one nobody traced, which beats another's.
+    assert workers.pick_task([b1, c1], key(a1), own_keys={key(c1)}, held_keys=set()) is c1
+    assert workers.pick_task([b1, c1], key(a1), own_keys=set(), held_keys={key(b1)}) is c1
 
 
 def test_process_pool_records_equal_the_serial_ones(tmp_path):
