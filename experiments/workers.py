@@ -141,8 +141,9 @@ class ProcessPool:
         ]
         for worker in self._workers:  # start them now: TensorFlow's import overlaps the planning
             worker.submit(int)
-        self._last_keys = [None] * jobs
-        self._cached_keys = [{} for _ in range(jobs)]  # per worker, oldest first
+        # Per worker, the keys of the compiled models it holds, oldest first: mirrors its
+        # least-recently-used cache (run_cache.CompiledModels); the last is its last task's.
+        self._cached_keys = [{} for _ in range(jobs)]
         self._running = {}
 
     def map_runs(self, runs, logdir):
@@ -167,10 +168,9 @@ class ProcessPool:
     def _submit(self, index, pending, running, logdir):
         held = set().union(*(keys for i, keys in enumerate(self._cached_keys) if i != index))
         own = self._cached_keys[index]
-        task = pick_task(pending, self._last_keys[index], own, held)
+        task = pick_task(pending, next(reversed(own), None), own, held)
         pending.remove(task)
-        key = self._last_keys[index] = task_key(task)
-        # Mirrors the worker's least-recently-used cache (run_cache.CompiledModels).
+        key = task_key(task)
         own.pop(key, None)
         own[key] = None
         while len(own) > run_cache.CAPACITY:
@@ -197,7 +197,7 @@ def pick_task(pending, last_key, own_keys=(), held_keys=()):
     wanted_in_order = (
         lambda key: key == last_key,
         lambda key: key in own_keys,
-        lambda key: key not in held_keys and key not in own_keys,
+        lambda key: key not in held_keys,
     )
     for wanted in wanted_in_order:
         for task, key in zip(pending, keys):
