@@ -82,7 +82,9 @@ def dry_run(experiment, overrides, options, out):
             print(f"  {run.stage:<6} {run.run_id}", file=out)
         if experiment.tune:
             count = len({run.configuration for run in first})
-            print(f"  then the best {', '.join(experiment.tune)} of each of {count} configuration(s) on {seeds} seed(s)", file=out)
+            tuned_on = f" (by the mean over {experiment.tune_seeds} seeds)" if experiment.tune_seeds > 1 else ""
+            print(f"  then the best {', '.join(experiment.tune)}{tuned_on} of each of {count} configuration(s) on "
+                  f"{seeds} seed(s)", file=out)
         else:
             print(f"  then the best {experiment.search['top']} trial(s) on {seeds} seed(s)", file=out)
     else:

@@ -16,6 +16,7 @@ A file names what the study compares and what it holds fixed:
     momentum = 0.9
     [tune]                         # nuisance settings tuned per configuration on seed 0
     learning_rate = [0.01, 0.1, 1.0]
+    tune_seeds = 3                 # or on seeds 0-2, by the mean of `metric` (default 1)
     [search]                       # random search instead of a grid (log-uniform for rates)
     trials = 20
     top = 3                        # re-run the best `top` trials over all seeds
@@ -54,12 +55,15 @@ from experiments.settings import SETTINGS, SettingError, validate
 SPECS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "specs")
 SIZES = ("default", "quick")
 SIZE_ALIASES = {"full": "default"}
-TOP_LEVEL_KEYS = {"description", "question", "seeds", "metric", "fixed", "vary", "arms", "tune", "search", "sizes", "kind", "params", "claims"}
+TOP_LEVEL_KEYS = {
+    "description", "question", "seeds", "metric", "fixed", "vary", "arms", "tune", "tune_seeds", "search", "sizes",
+    "kind", "params", "claims",
+}  # fmt: skip
 # A user's own builder / loader for every run: `model = "pkg.mod:build"`, `data = "pkg.mod:load"`
 # (experiments/plugins.py), the same as `--model` / `--data`; shorthand for [fixed] model / dataset.
 PLUGIN_KEYS = {"model": "model", "data": "dataset"}
 TOP_LEVEL_KEYS |= set(PLUGIN_KEYS)
-SIZED_KEYS = {"seeds", "fixed", "vary", "tune", "search", "params"}
+SIZED_KEYS = {"seeds", "fixed", "vary", "tune", "tune_seeds", "search", "params"}
 METRICS = ("val_loss", "val_accuracy", "train_loss")
 DISTRIBUTIONS = ("log_uniform", "uniform", "choice", "int_uniform")
 
@@ -81,6 +85,7 @@ class Experiment:
     tune: dict
     search: dict
     kind: str = "mlp"
+    tune_seeds: int = 1  # seeds the [tune] stage runs each value on; the best mean wins
     params: dict = dataclasses.field(default_factory=dict)
     claims: list = dataclasses.field(default_factory=list)  # experiments.claims.Claim
 
@@ -148,6 +153,11 @@ def parse(name, raw, size="default", where="<experiment>"):
     seeds = merged.get("seeds", 1)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         fail(f"`seeds` must be an integer >= 1; got {seeds!r}")
+    tune_seeds = merged.get("tune_seeds", 1)
+    if not isinstance(tune_seeds, int) or isinstance(tune_seeds, bool) or tune_seeds < 1:
+        fail(f"`tune_seeds` must be an integer >= 1; got {tune_seeds!r}")
+    if tune_seeds > 1 and not tune:
+        fail("`tune_seeds` needs a [tune] table: it is how many seeds tune each value")
     metric = merged.get("metric", "val_loss")
     if metric not in METRICS:
         fail(f"`metric` must be one of {METRICS}; got {metric!r}")
@@ -174,6 +184,7 @@ def parse(name, raw, size="default", where="<experiment>"):
         tune=tune,
         search=search,
         kind=kind,
+        tune_seeds=tune_seeds,
         params=params,
         claims=declared,
     )

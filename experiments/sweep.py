@@ -82,7 +82,8 @@ def first_stage(experiment, overrides):
         runs = []
         for label, settings in configs:
             for values in _product(experiment.tune, names):
-                runs.append(_planned(experiment, label, {**settings, **values}, 0, "tune", overrides))
+                for seed in range(experiment.tune_seeds):
+                    runs.append(_planned(experiment, label, {**settings, **values}, seed, "tune", overrides))
         return runs
     return []
 
@@ -96,10 +97,14 @@ def final_stage(experiment, overrides, seeds, first_records):
             _reseed(record, seed, experiment) for record in best for seed in seeds
         ]
     if experiment.tune:
+        # Per configuration, the tuned values' group with the best mean score over its seeds.
         by_configuration = {}
         for record in first_records:
-            by_configuration.setdefault(record["configuration"], []).append(record)
-        best = [_best_groups(records, experiment.metric, 1)[0] for records in by_configuration.values()]
+            by_configuration.setdefault(record["configuration"], {}).setdefault(record["group"], []).append(record)
+        best = [
+            min(groups.values(), key=lambda records: _mean_score(records, experiment.metric))[0]
+            for groups in by_configuration.values()
+        ]
         return [_reseed(record, seed, experiment) for record in best for seed in seeds]
     return [
         _planned(experiment, label, settings, seed, "final", overrides)
@@ -126,6 +131,11 @@ def score(record, metric):
     if record.get("status") != "ok" or value is None or not math.isfinite(value):
         return math.inf
     return -value if metric.endswith("accuracy") else value
+
+
+def _mean_score(records, metric):
+    """A group's mean `score`: a seed that diverged or failed makes it rank last."""
+    return sum(score(r, metric) for r in records) / len(records)
 
 
 def _best_groups(records, metric, top):
