@@ -5,6 +5,7 @@ A file names what the study compares and what it holds fixed:
     description = "one line for --list"
     question = "what the experiment asks; the report answers it"
     seeds = 3                      # seeds per configuration
+    tune_seeds = 1                 # seeds [tune] runs each value on; the best mean wins
     model = "mypackage.models:build"  # a user's builder / loader (experiments/plugins.py),
     data = "mypackage.data:load"      # like --model / --data: [fixed] model / dataset
     [fixed]                        # settings held fixed (experiments/settings.py)
@@ -16,7 +17,6 @@ A file names what the study compares and what it holds fixed:
     momentum = 0.9
     [tune]                         # nuisance settings tuned per configuration on seed 0
     learning_rate = [0.01, 0.1, 1.0]
-    tune_seeds = 3                 # or on seeds 0-2, by the mean of `metric` (default 1)
     [search]                       # random search instead of a grid (log-uniform for rates)
     trials = 20
     top = 3                        # re-run the best `top` trials over all seeds
