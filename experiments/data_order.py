@@ -14,6 +14,10 @@ import numpy as np
 
 ORDERS = ("each_epoch", "once", "sorted")
 
+# first_epoch_order's TensorFlow orders: {(examples, (global seed, op seed)): order}, oldest first.
+_TENSORFLOW_ORDERS = {}
+_TENSORFLOW_ORDERS_KEPT = 64
+
 
 def fixed_order(labels, order, seed):
     """The permutation every epoch uses for `order` "once" or "sorted"."""
@@ -65,7 +69,16 @@ def first_epoch_order(dataset, seed, order, backend="tensorflow"):
     import tensorflow as tf
 
     # The same op seed as training_batches' shuffle: with an explicit seed TensorFlow derives the
-    # order from (global seed, op seed) alone and draws nothing from the global generator.
-    indices = tf.data.Dataset.range(num_train).shuffle(num_train, seed=seed, reshuffle_each_iteration=True)
-    # One batch of the whole epoch: reading it element by element cost ~0.1 s per run.
-    return next(iter(indices.batch(num_train))).numpy()
+    # order from (global seed, op seed) alone and draws nothing from the global generator, so
+    # the order is a function of those and the number of examples. Kept per process: the runs of
+    # a sweep share a handful of seeds, and drawing the order cost ~10 ms per run.
+    key = (num_train, tf.compat.v1.random.get_seed(seed))
+    if key not in _TENSORFLOW_ORDERS:
+        indices = tf.data.Dataset.range(num_train).shuffle(num_train, seed=seed, reshuffle_each_iteration=True)
+        # One batch of the whole epoch: reading it element by element cost ~0.1 s per run.
+        order = next(iter(indices.batch(num_train))).numpy()
+        order.setflags(write=False)
+        if len(_TENSORFLOW_ORDERS) >= _TENSORFLOW_ORDERS_KEPT:
+            _TENSORFLOW_ORDERS.pop(next(iter(_TENSORFLOW_ORDERS)))
+        _TENSORFLOW_ORDERS[key] = order
+    return _TENSORFLOW_ORDERS[key]

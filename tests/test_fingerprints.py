@@ -29,6 +29,24 @@ def test_the_recipe_gives_the_order_the_pipeline_trains_in():
     assert seen.tolist() == data_order.first_epoch_order(dataset, 5, "each_epoch", backend="jax").tolist()
 
 
+def test_kept_orders_are_those_drawn_afresh(monkeypatch):
+    import tensorflow as tf
+
+    dataset = data.Dataset("small", np.zeros((50, 1), np.float32), np.zeros(50, np.int32),
+                           np.zeros((2, 1), np.float32), np.zeros(2, np.int32), 3)  # fmt: skip
+    monkeypatch.setattr(data_order, "_TENSORFLOW_ORDERS", {})
+    kept = {}
+    for global_seed in (1, 2, 1):  # the global seed (the run's) is part of what decides it
+        tf.random.set_seed(global_seed)
+        kept[global_seed] = data_order.first_epoch_order(dataset, 5, "each_epoch")
+    assert not np.array_equal(kept[1], kept[2])
+    assert len(data_order._TENSORFLOW_ORDERS) == 2
+    for global_seed in (1, 2):
+        monkeypatch.setattr(data_order, "_TENSORFLOW_ORDERS", {})
+        tf.random.set_seed(global_seed)
+        np.testing.assert_array_equal(kept[global_seed], data_order.first_epoch_order(dataset, 5, "each_epoch"))
+
+
 def test_arms_of_one_seed_share_weights_and_order_and_seeds_differ(tmp_path):
     _, sgd = _train(tmp_path, "sgd", optimizer="sgd", learning_rate=0.1, seed=0)
     _, adam = _train(tmp_path, "adam", optimizer="adam", learning_rate=0.001, seed=0)
