@@ -4,9 +4,10 @@ The notes: "useful to have a model that can tune parameters during runtime in ca
 behavior is being observed, can still save the model by changing a parameter".
 
 The learning rate changes through `callbacks.learning_rate_control` (a variable, or a
-schedule's multiplier: no retrace). Momentum, betas and rho are Python floats baked into the
-traced train function, so changing one retraces it (`model.make_train_function(force=True)`;
-`fit` calls `model.train_function` afresh each batch).
+schedule's multiplier: no retrace). Our optimizers hold momentum, the betas and rho in variables
+too (optimizers/hyperparameters.py): no retrace. Keras's own bake them into the traced train
+function as Python floats, so changing one of theirs retraces it
+(`model.make_train_function(force=True)`; `fit` calls `model.train_function` afresh each batch).
 """
 
 import json
@@ -27,6 +28,7 @@ from callbacks.learning_rate_control import (
     read_learning_rate_control,
     write_learning_rate_control,
 )
+from optimizers.hyperparameters import held
 from optimizers.introspection import base_optimizer, completed_steps, number_hyperparameters
 from optimizers.validation import (
     check_choice,
@@ -36,7 +38,8 @@ from optimizers.validation import (
 )
 
 CONTROL_FILENAME = "hyperparameters.json"
-# Read as Python floats while the train function is traced: changing one needs a retrace.
+# Read as Python floats while the train function is traced, unless the optimizer holds them in
+# variables: changing one of Keras's optimizers' needs a retrace.
 TRACED_HYPERPARAMETERS = ("momentum", "beta_1", "beta_2", "rho")
 
 logger = logging.getLogger(__name__)
@@ -150,7 +153,7 @@ class HyperparameterControl(keras.callbacks.Callback):
             if value == old_value:  # E.g. a key that reappears unchanged: nothing to do.
                 continue
             self._write(name, value)
-            needs_retrace |= name in TRACED_HYPERPARAMETERS
+            needs_retrace |= name in TRACED_HYPERPARAMETERS and name not in held(base_optimizer(self.model.optimizer))
             self._record(name, old_value, value, None)
         if needs_retrace:
             self.model.make_train_function(force=True)

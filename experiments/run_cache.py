@@ -11,12 +11,14 @@ build would start from:
   where it does not hold is reset from a fresh build every time (built, not compiled, copied);
 - optimizer: every variable (iteration count, moments, accumulators) back to its value right
   after `optimizer.build`, then the run's learning rate assigned to the rate's variable (Keras
-  keeps a float learning rate in a variable, so the traced step reads the new value);
+  keeps a float learning rate in a variable, so the traced step reads the new value), and the
+  run's momentum, rho, betas and epsilon to theirs (ours hold them in variables too);
 - compiled metrics are reset by `fit` at every epoch.
 
 What may differ between runs sharing an entry is what `compiled_key` leaves out: the seed, the
 logging settings, the data's scaling and order, and (for a constant learning rate) the learning
-rate, the number of epochs, the batch size and the number of examples.
+rate, the number of epochs, the batch size and the number of examples; for our optimizers, the
+number hyperparameters they hold in variables (but whether momentum is zero).
 Everything else, including settings this module does not know, keeps runs apart.
 
 Seeding: each run starts with `seed_run`, `keras.utils.set_random_seed(seed)` less one side
@@ -50,11 +52,24 @@ DATA_SETTINGS = ("input_scaling", "shuffle")
 # Read by the traced graph only through a schedule (the rate, and the steps per epoch it counts
 # in, from the batch size and the number of examples): free when the learning rate is a constant.
 CONSTANT_RATE_SETTINGS = ("learning_rate", "epochs", "batch_size", "limit")
+# The number hyperparameters our optimizers hold in variables (optimizers/hyperparameters.py), as
+# Keras holds a number rate: the traced step reads the values a reset assigns. Whether momentum
+# is zero stays in the key: it decides whether there are momentum buffers. Keras's own
+# optimizers bake theirs into the graph. tests/test_run_cache.py checks this against the classes.
+HELD_HYPERPARAMETERS = {
+    "sgd": ("momentum",),
+    "adagrad": ("epsilon",),
+    "rmsprop": ("rho", "momentum", "epsilon"),
+    "adam": ("beta_1", "beta_2", "epsilon"),
+}
 
 
 # Compiled models a process keeps: the MLP experiments need ~20 per worker (32 instead of 8
 # raised a worker's peak memory on them from 1.10 to 1.15 GB).
 CAPACITY = 32
+
+# Redrawn initial weights an entry keeps, by seed (a digits MLP's are ~0.1 MB).
+SEEDS_KEPT = 16
 
 # Model families whose builders draw only stateless random numbers (experiments/models.py).
 STATELESS_MODELS = ("mlp", "cnn")
@@ -89,10 +104,18 @@ def has_constant_learning_rate(config):
 
 def compiled_key(config):
     """Runs with equal keys can share one compiled model."""
-    free = {*RUNTIME_SETTINGS, *DATA_SETTINGS}
+    free = {*RUNTIME_SETTINGS, *DATA_SETTINGS, *held_hyperparameters(config)}
     if has_constant_learning_rate(config):
         free.update(CONSTANT_RATE_SETTINGS)
-    return json.dumps({k: v for k, v in config.items() if k not in free}, sort_keys=True)
+    key = {k: v for k, v in config.items() if k not in free}
+    if "momentum" in free:
+        key["momentum_is_zero"] = not config["momentum"]
+    return json.dumps(key, sort_keys=True)
+
+
+def held_hyperparameters(config):
+    """`{name: value}` of the run's hyperparameters its optimizer holds in variables."""
+    return {name: config[name] for name in HELD_HYPERPARAMETERS.get(config["optimizer"], ())}
 
 
 def redrawn_weights(model, seed_shift):
@@ -121,12 +144,19 @@ class _Entry:
         self.initial_optimizer_values = [v.numpy().copy() for v in self.optimizer_variables]
         self.train_function = None  # set after the first fit traced it
         self.redraw_checked = self.redraw_holds = False
+        # {seed: redrawn values}: a sweep's configurations share a few seeds, and the stateless
+        # initializers draw the same values for the same seed (~15 ms per digits MLP draw).
+        self.drawn = collections.OrderedDict()
 
     def reset_weights(self, seed, build):
         if self.redraw_checked and not self.redraw_holds:
             self.model.set_weights(build().get_weights())
             return
-        values = redrawn_weights(self.model, seed - self.seed)
+        values = self.drawn.get(seed)
+        if values is not None:
+            self.drawn.move_to_end(seed)
+        else:
+            values = redrawn_weights(self.model, seed - self.seed)
         if not self.redraw_checked:
             fresh = {v.path: v.numpy() for v in build().weights}
             self.redraw_checked = True
@@ -135,15 +165,21 @@ class _Entry:
             )
             if not self.redraw_holds:
                 values = fresh
+        if self.redraw_holds and seed not in self.drawn:
+            self.drawn[seed] = values
+            if len(self.drawn) > SEEDS_KEPT:
+                self.drawn.popitem(last=False)
         for variable in self.model.weights:
             variable.assign(values[variable.path])
 
-    def reset(self, seed, build, learning_rate):
+    def reset(self, seed, build, learning_rate, hyperparameters):
         self.reset_weights(seed, build)
         for variable, value in zip(self.optimizer_variables, self.initial_optimizer_values):
             variable.assign(value)
         if learning_rate is not None:
             self.model.optimizer.learning_rate = learning_rate
+        for name, value in hyperparameters.items():
+            setattr(self.model.optimizer, name, value)
 
     def unchanged(self):
         """False when something (a callback) retraced the step, e.g. by wrapping the schedule."""
@@ -176,7 +212,8 @@ class CompiledModels:
             reused = False
         else:
             self.hits += 1
-            entry.reset(config["seed"], build, config["learning_rate"] if has_constant_learning_rate(config) else None)
+            learning_rate = config["learning_rate"] if has_constant_learning_rate(config) else None
+            entry.reset(config["seed"], build, learning_rate, held_hyperparameters(config))
             reused = True
         self._pending = (key, entry)
         return entry.model, reused

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from optimizers.base_arguments import document_base_arguments
+from optimizers.hyperparameters import Hyperparameter, term
 from optimizers.validation import (
     check_bool,
     check_learning_rate,
@@ -56,6 +57,8 @@ class Adagrad(keras.optimizers.Optimizer):
         - [Duchi et al., 2011](http://www.jmlr.org/papers/volume12/duchi11a/duchi11a.pdf).
     """
 
+    epsilon = Hyperparameter(check_non_negative)
+
     def __init__(
         self,
         learning_rate=0.001,
@@ -70,7 +73,7 @@ class Adagrad(keras.optimizers.Optimizer):
         self.initial_accumulator_value = check_non_negative(
             "initial_accumulator_value", initial_accumulator_value
         )
-        self.epsilon = check_non_negative("epsilon", epsilon)
+        self.epsilon = epsilon
         self.epsilon_inside_sqrt = check_bool("epsilon_inside_sqrt", epsilon_inside_sqrt)
 
     def build(self, var_list):
@@ -93,10 +96,11 @@ class Adagrad(keras.optimizers.Optimizer):
         accumulator = self._accumulators[self._get_variable_index(variable)]
 
         self.assign_add(accumulator, ops.square(gradient))
+        epsilon = term(self, "epsilon", variable.dtype)
         if self.epsilon_inside_sqrt:
-            denominator = ops.sqrt(ops.add(accumulator, self.epsilon))
+            denominator = ops.sqrt(ops.add(accumulator, epsilon))
         else:
-            denominator = ops.add(ops.sqrt(accumulator), self.epsilon)
+            denominator = ops.add(ops.sqrt(accumulator), epsilon)
         self.assign_sub(
             variable, ops.divide(ops.multiply(learning_rate, gradient), denominator)
         )

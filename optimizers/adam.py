@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from optimizers.base_arguments import document_base_arguments
+from optimizers.hyperparameters import Hyperparameter, term
 from optimizers.validation import (
     check_bool,
     check_learning_rate,
@@ -78,6 +79,10 @@ class Adam(keras.optimizers.Optimizer):
         - [Reddi et al., 2019](https://openreview.net/pdf?id=ryQu7f-RZ) for AMSGrad.
     """
 
+    beta_1 = Hyperparameter(check_unit_interval, beta_1=float, one_minus_beta_1=lambda beta: 1 - beta)
+    beta_2 = Hyperparameter(check_unit_interval, beta_2=float, one_minus_beta_2=lambda beta: 1 - beta)
+    epsilon = Hyperparameter(check_non_negative)
+
     def __init__(
         self,
         learning_rate=0.001,
@@ -92,9 +97,9 @@ class Adam(keras.optimizers.Optimizer):
         **kwargs,
     ):
         super().__init__(learning_rate=check_learning_rate(learning_rate), name=name, **kwargs)
-        self.beta_1 = check_unit_interval("beta_1", beta_1)
-        self.beta_2 = check_unit_interval("beta_2", beta_2)
-        self.epsilon = check_non_negative("epsilon", epsilon)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.amsgrad = check_bool("amsgrad", amsgrad)
         self.bias_correction = check_bool("bias_correction", bias_correction)
         self.epsilon_inside_sqrt = check_bool("epsilon_inside_sqrt", epsilon_inside_sqrt)
@@ -121,8 +126,10 @@ class Adam(keras.optimizers.Optimizer):
         m = self._momentums[index]
         v = self._velocities[index]
 
-        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
-        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
+        one_minus_beta_1 = term(self, "one_minus_beta_1", variable.dtype)
+        one_minus_beta_2 = term(self, "one_minus_beta_2", variable.dtype)
+        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), one_minus_beta_1))
+        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), one_minus_beta_2))
         if self.amsgrad:
             v_max = self._velocity_hats[index]
             self.assign(v_max, ops.maximum(v_max, v))
@@ -133,8 +140,8 @@ class Adam(keras.optimizers.Optimizer):
             self.assign_sub(variable, ops.divide(numerator, self._denominator(v)))
             return
         t = ops.cast(self.iterations + 1, variable.dtype)
-        beta_1_power = ops.power(ops.cast(self.beta_1, variable.dtype), t)
-        beta_2_power = ops.power(ops.cast(self.beta_2, variable.dtype), t)
+        beta_1_power = ops.power(term(self, "beta_1", variable.dtype), t)
+        beta_2_power = ops.power(term(self, "beta_2", variable.dtype), t)
         if not self.epsilon_inside_sqrt:
             step_size = learning_rate * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
             self.assign_sub(variable, ops.divide(ops.multiply(m, step_size), self._denominator(v)))
@@ -145,9 +152,10 @@ class Adam(keras.optimizers.Optimizer):
             self.assign_sub(variable, ops.divide(numerator, self._denominator(v_hat)))
 
     def _denominator(self, second_moment):
+        epsilon = term(self, "epsilon", second_moment.dtype)
         if self.epsilon_inside_sqrt:
-            return ops.sqrt(ops.add(second_moment, self.epsilon))
-        return ops.add(ops.sqrt(second_moment), self.epsilon)
+            return ops.sqrt(ops.add(second_moment, epsilon))
+        return ops.add(ops.sqrt(second_moment), epsilon)
 
     def get_config(self):
         config = super().get_config()

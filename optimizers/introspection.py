@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from optimizers.adagrad import Adagrad
+from optimizers import hyperparameters
 from optimizers.adam import Adam
 from optimizers.rmsprop import RMSprop
 from optimizers.schedules import ScaledSchedule
@@ -152,10 +153,12 @@ def momentum_buffers(optimizer):
 
 
 def state_variables(optimizer):
-    """The optimizer variables a rollback restores: every slot, not the step counter or a
-    number learning rate (a `LossScaleOptimizer`'s loss scale is not included either)."""
+    """The optimizer variables a rollback restores: every slot, not the step counter, a number
+    learning rate or the hyperparameters ours hold in variables (a `LossScaleOptimizer`'s loss
+    scale is not included either)."""
     optimizer = base_optimizer(optimizer)
     keep_running = {id(optimizer.iterations), id(learning_rate_object(optimizer))}
+    keep_running.update(id(v) for v in hyperparameters.variables(optimizer))
     return [v for v in optimizer.variables if id(v) not in keep_running]
 
 

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from optimizers.base_arguments import document_base_arguments
+from optimizers.hyperparameters import Hyperparameter, term
 from optimizers.validation import (
     check_bool,
     check_learning_rate,
@@ -67,6 +68,10 @@ class RMSprop(keras.optimizers.Optimizer):
         - [Graves, 2013](https://arxiv.org/abs/1308.0850) (the centered variant).
     """
 
+    rho = Hyperparameter(check_unit_interval, rho=float, one_minus_rho=lambda rho: 1 - rho)
+    momentum = Hyperparameter(check_unit_interval)
+    epsilon = Hyperparameter(check_non_negative)
+
     def __init__(
         self,
         learning_rate=0.001,
@@ -80,9 +85,9 @@ class RMSprop(keras.optimizers.Optimizer):
         **kwargs,
     ):
         super().__init__(learning_rate=check_learning_rate(learning_rate), name=name, **kwargs)
-        self.rho = check_unit_interval("rho", rho)
-        self.momentum = check_unit_interval("momentum", momentum)
-        self.epsilon = check_non_negative("epsilon", epsilon)
+        self.rho = rho
+        self.momentum = momentum
+        self.epsilon = epsilon
         self.centered = check_bool("centered", centered)
         self.epsilon_inside_sqrt = check_bool("epsilon_inside_sqrt", epsilon_inside_sqrt)
 
@@ -106,34 +111,35 @@ class RMSprop(keras.optimizers.Optimizer):
         # squares below are of the gradient, not of its pieces ((a + b)**2, not a**2 + b**2).
         gradient = ops.reshape(gradient, variable.shape)
         index = self._get_variable_index(variable)
-        rho = self.rho
+        rho = term(self, "rho", variable.dtype)
+        one_minus_rho = term(self, "one_minus_rho", variable.dtype)
 
         velocity = self._velocities[index]
         self.assign(
             velocity,
-            ops.add(ops.multiply(rho, velocity), ops.multiply(1 - rho, ops.square(gradient))),
+            ops.add(ops.multiply(rho, velocity), ops.multiply(one_minus_rho, ops.square(gradient))),
         )
         if self.centered:
             average_gradient = self._average_gradients[index]
             self.assign(
                 average_gradient,
-                ops.add(ops.multiply(rho, average_gradient), ops.multiply(1 - rho, gradient)),
+                ops.add(ops.multiply(rho, average_gradient), ops.multiply(one_minus_rho, gradient)),
             )
             # Rounding can push the variance estimate a hair below zero; its square root
             # would then be NaN in the epsilon-outside form.
             denominator = ops.maximum(ops.subtract(velocity, ops.square(average_gradient)), 0.0)
         else:
             denominator = velocity
+        epsilon = term(self, "epsilon", variable.dtype)
         if self.epsilon_inside_sqrt:
-            denominator = ops.sqrt(ops.add(denominator, self.epsilon))
+            denominator = ops.sqrt(ops.add(denominator, epsilon))
         else:
-            denominator = ops.add(ops.sqrt(denominator), self.epsilon)
+            denominator = ops.add(ops.sqrt(denominator), epsilon)
         increment = ops.divide(ops.multiply(learning_rate, gradient), denominator)
         if self.momentum > 0:
             momentum_buffer = self._momentums[index]
-            self.assign(
-                momentum_buffer, ops.add(ops.multiply(self.momentum, momentum_buffer), increment)
-            )
+            momentum = term(self, "momentum", variable.dtype)
+            self.assign(momentum_buffer, ops.add(ops.multiply(momentum, momentum_buffer), increment))
             self.assign_sub(variable, momentum_buffer)
         else:
             self.assign_sub(variable, increment)

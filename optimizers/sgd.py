@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from optimizers.base_arguments import document_base_arguments
+from optimizers.hyperparameters import Hyperparameter, term
 from optimizers.validation import check_bool, check_choice, check_learning_rate, check_unit_interval
 
 MOMENTUM_FORMS = ("keras", "ema")
@@ -65,6 +66,8 @@ class SGD(keras.optimizers.Optimizer):
           (momentum and Nesterov momentum in deep learning).
     """
 
+    momentum = Hyperparameter(check_unit_interval)
+
     def __init__(
         self,
         learning_rate=0.01,
@@ -76,7 +79,7 @@ class SGD(keras.optimizers.Optimizer):
         **kwargs,
     ):
         super().__init__(learning_rate=check_learning_rate(learning_rate), name=name, **kwargs)
-        self.momentum = check_unit_interval("momentum", momentum)
+        self.momentum = momentum
         self.nesterov = check_bool("nesterov", nesterov)
         self.momentum_form = check_choice("momentum_form", momentum_form, MOMENTUM_FORMS)
 
@@ -95,7 +98,7 @@ class SGD(keras.optimizers.Optimizer):
             self.assign_sub(variable, ops.multiply(learning_rate, gradient))
             return
 
-        momentum = ops.cast(self.momentum, variable.dtype)
+        momentum = term(self, "momentum", variable.dtype)
         velocity = self.momentums[self._get_variable_index(variable)]
         if self.momentum_form == "keras":
             scaled_gradient = ops.multiply(learning_rate, gradient)

@@ -74,6 +74,11 @@ def _assert_same_outputs(run_dir, reference_dir):
         assert outputs[key] == reference[key], key
 
 
+def _other_held_values(config):
+    held = run_cache.held_hyperparameters(config)
+    return {name: value * 10 if name == "epsilon" else value / 2 for name, value in held.items()}
+
+
 def _train(config, run_dir, cache):
     saved = training.COMPILED_MODELS
     training.COMPILED_MODELS = cache
@@ -88,9 +93,11 @@ def test_reused_model_gives_the_fresh_models_numbers(case, tmp_path):
     settings = {**TINY, **CASES[case], "record_steps": 5}
     config = resolve({**settings, "seed": 2})
     cache = run_cache.CompiledModels()
-    # The entry first trains another seed on other data (scaling, order) and, with a constant
-    # rate, with another rate, length, batch size and number of examples: what the key leaves free.
-    other_data = {"seed": 1, "input_scaling": "raw", "shuffle": "once"}
+    # The entry first trains another seed on other data (scaling, order), with other values of
+    # the hyperparameters our optimizers hold in variables (momentum stays nonzero) and, with a
+    # constant rate, with another rate, length, batch size and number of examples: what the key
+    # leaves free.
+    other_data = {"seed": 1, "input_scaling": "raw", "shuffle": "once", **_other_held_values(config)}
     if run_cache.has_constant_learning_rate(config):
         first = resolve({**settings, **other_data, "learning_rate": settings["learning_rate"] * 3, "epochs": 1,
                          "batch_size": 16, "limit": 200})  # fmt: skip
@@ -103,6 +110,30 @@ def test_reused_model_gives_the_fresh_models_numbers(case, tmp_path):
     assert reused["reused_compiled_model"] is True and fresh["reused_compiled_model"] is False
     assert _numbers(reused) == _numbers(fresh)
     _assert_same_outputs(tmp_path / "reused", tmp_path / "fresh")
+
+
+def test_the_held_hyperparameters_are_those_the_optimizers_hold_in_variables():
+    import keras
+
+    from experiments import factory
+    from optimizers import hyperparameters
+
+    for name in [*run_cache.HELD_HYPERPARAMETERS, "keras_sgd", "keras_adam"]:
+        config = resolve({"optimizer": name, "momentum": 0.5})
+        optimizer = factory.make_optimizer(config, steps_per_epoch=10)
+        assert isinstance(optimizer, keras.optimizers.Optimizer)
+        assert set(hyperparameters.held(optimizer)) == set(run_cache.held_hyperparameters(config)), name
+
+
+def test_a_seed_drawn_before_starts_from_the_same_weights(tmp_path):
+    settings = {**TINY, "optimizer": "sgd", "momentum": 0.9, "batch_norm": True}
+    cache = run_cache.CompiledModels()
+    for i, (seed, learning_rate) in enumerate([(1, 0.05), (2, 0.05), (1, 0.02), (2, 0.02)]):
+        last = _train(resolve({**settings, "seed": seed, "learning_rate": learning_rate}), tmp_path / str(i), cache)
+    (entry,) = cache._entries.values()
+    assert list(entry.drawn) == [1, 2]  # the last two runs took their weights from here
+    config = resolve({**settings, "seed": 2, "learning_rate": 0.02})
+    assert _numbers(last) == _numbers(_train(config, tmp_path / "fresh", None))
 
 
 def test_after_a_diverged_run_the_next_run_starts_clean(tmp_path):
@@ -147,9 +178,21 @@ def test_runs_that_trace_different_graphs_do_not_share_a_model():
     assert key(base) == key({**base, "seed": 7, "learning_rate": 0.5, "epochs": 3, "log_every_steps": 32,
                              "batch_size": 64, "input_scaling": "raw", "limit": 100, "shuffle": "sorted"})
     # Apart: anything in the graph.
-    for change in ({"momentum": 0.9}, {"dataset": "mnist1d"}, {"width": 16}, {"batch_norm": True},
+    for change in ({"momentum": 0.9}, {"optimizer": "sgd", "nesterov": True}, {"dataset": "mnist1d"}, {"width": 16}, {"batch_norm": True},
                    {"optimizer": "keras_sgd"}, {"jit_compile": True}, {"steps_per_execution": 8}):  # fmt: skip
         assert key({**base, **change}) != key(base), change
+    # Our optimizers hold momentum, rho, the betas and epsilon in variables; Keras's do not.
+    momentum = {**base, "momentum": 0.9}
+    assert key(momentum) == key({**momentum, "momentum": 0.99})
+    changes = {"adam": {"beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-3}, "rmsprop": {"rho": 0.5, "epsilon": 1e-3},
+               "adagrad": {"epsilon": 1e-3}}  # fmt: skip
+    for name, change in changes.items():
+        adaptive = resolve({"optimizer": name})
+        assert key(adaptive) == key({**adaptive, **change}), name
+    adagrad = resolve({"optimizer": "adagrad"})  # its initial accumulator is a build-time constant
+    assert key(adagrad) != key({**adagrad, "initial_accumulator_value": 0.5})
+    keras_adam = resolve({"optimizer": "keras_adam"})
+    assert key(keras_adam) != key({**keras_adam, "beta_1": 0.8})
     # A schedule bakes its rate and length into the graph.
     cosine = resolve({"optimizer": "sgd", "learning_rate": 0.1, "schedule": "cosine"})
     assert key(cosine) != key({**cosine, "learning_rate": 0.2})
