@@ -153,7 +153,8 @@ class HyperparameterControl(keras.callbacks.Callback):
             if value == old_value:  # E.g. a key that reappears unchanged: nothing to do.
                 continue
             self._write(name, value)
-            needs_retrace |= name in TRACED_HYPERPARAMETERS and name not in held(base_optimizer(self.model.optimizer))
+            in_variables = held(base_optimizer(self.model.optimizer))
+            needs_retrace |= name in TRACED_HYPERPARAMETERS and name not in in_variables
             self._record(name, old_value, value, None)
         if needs_retrace:
             self.model.make_train_function(force=True)

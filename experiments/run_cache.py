@@ -1,8 +1,8 @@
 """Compiled models kept alive across the runs of one process: trace the train step once, not per run.
 
 Tracing and compiling Keras's train and test functions costs seconds; a digits run trains for a
-fraction of one. Runs that share an architecture, an optimizer (class and hyperparameters) and a
-batch size share one compiled model here. Between runs it is reset to exactly the state a fresh
+fraction of one. Runs that share an architecture and an optimizer (class, and the settings that
+stay constants of the traced graph) share one compiled model here. Between runs it is reset to exactly the state a fresh
 build would start from:
 
 - weights: those a fresh build from the run's seed draws. Each layer's initializers are called
@@ -12,13 +12,15 @@ build would start from:
 - optimizer: every variable (iteration count, moments, accumulators) back to its value right
   after `optimizer.build`, then the run's learning rate assigned to the rate's variable (Keras
   keeps a float learning rate in a variable, so the traced step reads the new value), and the
-  run's momentum, rho, betas and epsilon to theirs (ours hold them in variables too);
+  run's momentum, rho, betas and epsilon to theirs (ours hold them in variables too); for a
+  schedule, the run's schedule's held rates copied into the traced one;
 - compiled metrics are reset by `fit` at every epoch.
 
 What may differ between runs sharing an entry is what `compiled_key` leaves out: the seed, the
 logging settings, the data's scaling and order, and (for a constant learning rate) the learning
 rate, the number of epochs, the batch size and the number of examples; for our optimizers, the
-number hyperparameters they hold in variables (but whether momentum is zero).
+number hyperparameters they hold in variables (but whether momentum is zero); on TensorFlow, the
+rate of a schedule that holds it in variables (`HELD_RATE_SCHEDULES`).
 Everything else, including settings this module does not know, keeps runs apart.
 
 Seeding: each run starts with `seed_run`, `keras.utils.set_random_seed(seed)` less one side
@@ -56,6 +58,11 @@ CONSTANT_RATE_SETTINGS = ("learning_rate", "epochs", "batch_size", "limit")
 # Keras holds a number rate: the traced step reads the values a reset assigns. Whether momentum
 # is zero stays in the key: it decides whether there are momentum buffers. Keras's own
 # optimizers bake theirs into the graph. tests/test_run_cache.py checks this against the classes.
+# The schedules (experiments/factory.py) whose rate ours hold in variables: on TensorFlow the
+# traced step reads the rate a reset assigns (JAX's compiled step would capture it). Their
+# lengths (in steps: batch size, epochs, examples) stay in the key. Not cosine, whose warm-up
+# form computes with the rate in Python.
+HELD_RATE_SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt", "piecewise")
 HELD_HYPERPARAMETERS = {
     "sgd": ("momentum",),
     "adagrad": ("epsilon",),
@@ -107,6 +114,8 @@ def compiled_key(config):
     free = {*RUNTIME_SETTINGS, *DATA_SETTINGS, *held_hyperparameters(config)}
     if has_constant_learning_rate(config):
         free.update(CONSTANT_RATE_SETTINGS)
+    elif config["schedule"] in HELD_RATE_SCHEDULES and config["backend"] == "tensorflow":
+        free.add("learning_rate")
     key = {k: v for k, v in config.items() if k not in free}
     if "momentum" in free:
         key["momentum_is_zero"] = not config["momentum"]
@@ -173,11 +182,17 @@ class _Entry:
             variable.assign(values[variable.path])
 
     def reset(self, seed, build, learning_rate, hyperparameters):
+        from optimizers import hyperparameters as held
+        from optimizers.introspection import learning_rate_schedule
+
         self.reset_weights(seed, build)
         for variable, value in zip(self.optimizer_variables, self.initial_optimizer_values):
             variable.assign(value)
-        if learning_rate is not None:
+        schedule = learning_rate_schedule(self.model.optimizer)
+        if schedule is None:
             self.model.optimizer.learning_rate = learning_rate
+        else:  # the run's schedule: its rates into the one the step was traced with
+            held.copy_held(learning_rate, schedule)
         for name, value in hyperparameters.items():
             setattr(self.model.optimizer, name, value)
 
@@ -194,11 +209,13 @@ class CompiledModels:
         self._entries = collections.OrderedDict()
         self.hits = self.misses = 0
 
-    def acquire(self, config, build, compile_model):
+    def acquire(self, config, build, compile_model, learning_rate):
         """The model to train `config` with, and whether it was reused.
 
         `build()` returns the run's freshly built (uncompiled) model; `compile_model(model)`
-        compiles it. On a hit the fresh model only lends its weights to the compiled one.
+        compiles it; `learning_rate()` returns the run's rate, a float or a schedule
+        (`factory.make_learning_rate`). On a hit the fresh model only lends its weights to the
+        compiled one, and the rate's values go into the compiled model's.
         Call `release(config, model)` after a run that ended normally; a run that raised
         leaves its entry out (its state is unknown).
         """
@@ -212,8 +229,7 @@ class CompiledModels:
             reused = False
         else:
             self.hits += 1
-            learning_rate = config["learning_rate"] if has_constant_learning_rate(config) else None
-            entry.reset(config["seed"], build, learning_rate, held_hyperparameters(config))
+            entry.reset(config["seed"], build, learning_rate(), held_hyperparameters(config))
             reused = True
         self._pending = (key, entry)
         return entry.model, reused

@@ -233,7 +233,8 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
         model, reused, replicas = build(), False, 1
         compile_(model)
     else:
-        (model, reused), replicas = COMPILED_MODELS.acquire(config, build, compile_), 1
+        rate = lambda: factory.make_learning_rate(config, steps_per_epoch)  # noqa: E731
+        (model, reused), replicas = COMPILED_MODELS.acquire(config, build, compile_, rate), 1
     timer = UpdateTimer()
     early = EarlyLossRecorder(config["record_steps"])
     probe = (dataset.x_train[:batch_size], dataset.y_train[:batch_size])

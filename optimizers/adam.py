@@ -79,8 +79,8 @@ class Adam(keras.optimizers.Optimizer):
         - [Reddi et al., 2019](https://openreview.net/pdf?id=ryQu7f-RZ) for AMSGrad.
     """
 
-    beta_1 = Hyperparameter(check_unit_interval, beta_1=float, one_minus_beta_1=lambda beta: 1 - beta)
-    beta_2 = Hyperparameter(check_unit_interval, beta_2=float, one_minus_beta_2=lambda beta: 1 - beta)
+    beta_1 = Hyperparameter(check_unit_interval, terms=lambda beta: {"beta_1": beta, "one_minus_beta_1": 1 - beta})
+    beta_2 = Hyperparameter(check_unit_interval, terms=lambda beta: {"beta_2": beta, "one_minus_beta_2": 1 - beta})
     epsilon = Hyperparameter(check_non_negative)
 
     def __init__(

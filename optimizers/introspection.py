@@ -26,8 +26,8 @@ import numbers
 import keras
 import numpy as np
 
-from optimizers.adagrad import Adagrad
 from optimizers import hyperparameters
+from optimizers.adagrad import Adagrad
 from optimizers.adam import Adam
 from optimizers.rmsprop import RMSprop
 from optimizers.schedules import ScaledSchedule

@@ -68,7 +68,7 @@ class RMSprop(keras.optimizers.Optimizer):
         - [Graves, 2013](https://arxiv.org/abs/1308.0850) (the centered variant).
     """
 
-    rho = Hyperparameter(check_unit_interval, rho=float, one_minus_rho=lambda rho: 1 - rho)
+    rho = Hyperparameter(check_unit_interval, terms=lambda rho: {"rho": rho, "one_minus_rho": 1 - rho})
     momentum = Hyperparameter(check_unit_interval)
     epsilon = Hyperparameter(check_non_negative)
 

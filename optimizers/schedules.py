@@ -30,6 +30,7 @@ import math
 import keras
 from keras import ops
 
+from optimizers.hyperparameters import Hyperparameter, term
 from optimizers.validation import (
     check_bool,
     check_fraction,
@@ -87,6 +88,12 @@ def _check_increasing_boundaries(name, boundaries, minimum):
     return checked
 
 
+def _check_list(name, values):
+    if not isinstance(values, (list, tuple)):
+        raise ValueError(f"Argument `{name}` must be a list of numbers. Received: {name}={values!r}")
+    return values
+
+
 def _rate_at(schedule_or_rate, step):
     if isinstance(schedule_or_rate, LearningRateSchedule):
         return ops.cast(schedule_or_rate(step), _DTYPE)
@@ -114,16 +121,19 @@ class _DecayPerPeriod(LearningRateSchedule):
     decayed by `decay_rate` per period of `decay_steps` steps, smoothly or at whole periods."""
 
     _check_decay_rate = staticmethod(check_non_negative)
+    # In a variable (optimizers/hyperparameters.py): a traced step reads a new rate.
+    initial_learning_rate = Hyperparameter(check_non_negative, dtype=_DTYPE)
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
         super().__init__()
-        self.initial_learning_rate = check_non_negative(
-            "initial_learning_rate", initial_learning_rate
-        )
+        self.initial_learning_rate = initial_learning_rate
         self.decay_steps = check_positive("decay_steps", decay_steps)
         self.decay_rate = self._check_decay_rate("decay_rate", decay_rate)
         self.staircase = check_bool("staircase", staircase)
         self.name = check_string("name", name)
+
+    def _rate(self):
+        return term(self, "initial_learning_rate", _DTYPE)
 
     def _periods(self, step):
         periods = ops.divide(_step_as_float(step), self.decay_steps)
@@ -167,7 +177,7 @@ class InverseTimeDecay(_DecayPerPeriod):
     def __call__(self, step):
         with keras.name_scope(self.name):
             periods = self._periods(step)
-            return ops.divide(self.initial_learning_rate, 1.0 + self.decay_rate * periods)
+            return ops.divide(self._rate(), 1.0 + self.decay_rate * periods)
 
 
 @keras.saving.register_keras_serializable(package="optimizers")
@@ -199,7 +209,7 @@ class ExponentialDecay(_DecayPerPeriod):
         with keras.name_scope(self.name):
             periods = self._periods(step)
             decay_rate = ops.convert_to_tensor(self.decay_rate, dtype=_DTYPE)
-            return ops.multiply(self.initial_learning_rate, ops.power(decay_rate, periods))
+            return ops.multiply(self._rate(), ops.power(decay_rate, periods))
 
 
 @keras.saving.register_keras_serializable(package="optimizers")
@@ -233,9 +243,7 @@ class InverseSqrtDecay(_DecayPerPeriod):
     def __call__(self, step):
         with keras.name_scope(self.name):
             periods = self._periods(step)
-            return ops.divide(
-                self.initial_learning_rate, ops.sqrt(1.0 + self.decay_rate * periods)
-            )
+            return ops.divide(self._rate(), ops.sqrt(1.0 + self.decay_rate * periods))
 
 
 @keras.saving.register_keras_serializable(package="optimizers")
@@ -257,6 +265,13 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         name: String, defaults to `"PiecewiseConstant"` (Keras's name).
     """
 
+    # In variables, one per value (optimizers/hyperparameters.py): a traced step reads new rates.
+    values = Hyperparameter(
+        lambda name, values: [check_non_negative(name, v) for v in _check_list(name, values)],
+        terms=lambda values: {f"value_{i}": v for i, v in enumerate(values)},
+        dtype=_DTYPE,
+    )
+
     def __init__(self, boundaries, values, name="PiecewiseConstant"):
         super().__init__()
         self.boundaries = _check_increasing_boundaries("boundaries", boundaries, minimum=0)
@@ -265,15 +280,15 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                 "Argument `values` must be a list one longer than `boundaries` "
                 f"({len(self.boundaries) + 1} values). Received: values={values!r}"
             )
-        self.values = [check_non_negative("values", v) for v in values]
+        self.values = values
         self.name = check_string("name", name)
 
     def __call__(self, step):
         with keras.name_scope(self.name):
             step = _step_as_float(step)
-            rate = ops.convert_to_tensor(self.values[0], dtype=_DTYPE)
-            for boundary, value in zip(self.boundaries, self.values[1:]):
-                rate = ops.where(ops.greater(step, boundary), value, rate)
+            rate = term(self, "value_0", _DTYPE)
+            for i, boundary in enumerate(self.boundaries, start=1):
+                rate = ops.where(ops.greater(step, boundary), term(self, f"value_{i}", _DTYPE), rate)
             return rate
 
     def get_config(self):

@@ -20,7 +20,9 @@ CASES = {
         {"learning_rate": 0.01, "momentum": 0.5, "centered": True},
         {"rho": 0.7, "momentum": 0.8, "epsilon": 1e-4},
     ),
-    "adam": (optimizers.Adam, {"learning_rate": 0.01, "amsgrad": True}, {"beta_1": 0.8, "beta_2": 0.95, "epsilon": 1e-4}),
+    "adam": (
+        optimizers.Adam, {"learning_rate": 0.01, "amsgrad": True}, {"beta_1": 0.8, "beta_2": 0.95, "epsilon": 1e-4}
+    ),
 }
 
 
@@ -107,3 +109,19 @@ def test_which_optimizers_hold_what():
     assert hyperparameters.held(optimizers.Adagrad()) == ("epsilon",)
     assert hyperparameters.held(keras.optimizers.Adam()) == ()
     assert hyperparameters.variables(keras.optimizers.Adam()) == []
+
+
+def test_a_schedule_takes_another_ones_rates_and_keeps_its_shape():
+    from optimizers.schedules import ExponentialDecay, PiecewiseConstantDecay, Warmup
+
+    target = Warmup(PiecewiseConstantDecay([4], [0.1, 0.01]), warmup_steps=2)
+    source = Warmup(PiecewiseConstantDecay([4], [0.3, 0.03]), warmup_steps=2)
+    hyperparameters.copy_held(source, target)
+    assert target.schedule.values == [0.3, 0.03]
+    for step in range(8):
+        assert float(target(step)) == float(source(step))
+    assert target.get_config() == source.get_config()
+    with pytest.raises(ValueError, match="values"):
+        target.schedule.values = [0.1, 0.01, 0.001]  # its boundaries fix the number of rates
+    with pytest.raises(ValueError, match="one class"):
+        hyperparameters.copy_held(ExponentialDecay(0.1, 10, 0.5), target)

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
@@ -30,6 +31,10 @@ CASES = {
     "keras_adam": {"optimizer": "keras_adam", "learning_rate": 0.003},
     "batch_norm": {"optimizer": "sgd", "learning_rate": 0.05, "momentum": 0.9, "batch_norm": True},
     "schedule": {"optimizer": "sgd", "learning_rate": 0.1, "schedule": "cosine", "warmup_epochs": 0.5},
+    "exponential": {"optimizer": "sgd", "learning_rate": 0.1, "schedule": "exponential", "decay_rate": 0.5},
+    "piecewise_warmup": {"optimizer": "adam", "learning_rate": 0.01, "schedule": "piecewise", "warmup_epochs": 0.5,
+                         "boundaries_epochs": [1], "factors": [1.0, 0.1]},  # fmt: skip
+    "warmup": {"optimizer": "sgd", "learning_rate": 0.1, "warmup_epochs": 1.0},
 }
 COMPARED = ("status", "reason", "history", "epochs_completed", "early_steps")
 
@@ -101,6 +106,8 @@ def test_reused_model_gives_the_fresh_models_numbers(case, tmp_path):
     if run_cache.has_constant_learning_rate(config):
         first = resolve({**settings, **other_data, "learning_rate": settings["learning_rate"] * 3, "epochs": 1,
                          "batch_size": 16, "limit": 200})  # fmt: skip
+    elif config["schedule"] in run_cache.HELD_RATE_SCHEDULES:  # the schedule holds its rate
+        first = resolve({**settings, **other_data, "learning_rate": settings["learning_rate"] * 3})
     else:
         first = resolve({**settings, **other_data})
     warm = _train(first, tmp_path / "first", cache)
@@ -134,6 +141,30 @@ def test_a_seed_drawn_before_starts_from_the_same_weights(tmp_path):
     assert list(entry.drawn) == [1, 2]  # the last two runs took their weights from here
     config = resolve({**settings, "seed": 2, "learning_rate": 0.02})
     assert _numbers(last) == _numbers(_train(config, tmp_path / "fresh", None))
+
+
+@pytest.mark.parametrize("schedule", run_cache.HELD_RATE_SCHEDULES)
+def test_a_traced_schedule_takes_another_runs_rates(schedule):
+    import tensorflow as tf
+
+    from experiments import factory
+    from optimizers import hyperparameters
+
+    def make(learning_rate):
+        config = resolve({"learning_rate": learning_rate, "schedule": schedule, "warmup_epochs": 1.0,
+                          "boundaries_epochs": [2, 3], "factors": [1.0, 0.3, 0.1]})  # fmt: skip
+        return factory.make_learning_rate(config, steps_per_epoch=4)
+
+    def traced_rates(schedule):  # as the optimizer's step computes them, in a graph
+        return tf.function(lambda steps: tf.stack([schedule(s) for s in steps]))
+
+    traced, other = make(0.1), make(0.037)
+    rates = traced_rates(traced)
+    steps = [tf.constant(s, tf.int64) for s in range(0, 24, 3)]
+    first = rates(steps).numpy()
+    hyperparameters.copy_held(other, traced)
+    np.testing.assert_array_equal(rates(steps).numpy(), traced_rates(other)(steps).numpy())
+    assert rates.experimental_get_tracing_count() == 1 and not np.array_equal(first, rates(steps).numpy())
 
 
 def test_after_a_diverged_run_the_next_run_starts_clean(tmp_path):
@@ -178,7 +209,7 @@ def test_runs_that_trace_different_graphs_do_not_share_a_model():
     assert key(base) == key({**base, "seed": 7, "learning_rate": 0.5, "epochs": 3, "log_every_steps": 32,
                              "batch_size": 64, "input_scaling": "raw", "limit": 100, "shuffle": "sorted"})
     # Apart: anything in the graph.
-    for change in ({"momentum": 0.9}, {"optimizer": "sgd", "nesterov": True}, {"dataset": "mnist1d"}, {"width": 16}, {"batch_norm": True},
+    for change in ({"momentum": 0.9}, {"nesterov": True}, {"dataset": "mnist1d"}, {"width": 16}, {"batch_norm": True},
                    {"optimizer": "keras_sgd"}, {"jit_compile": True}, {"steps_per_execution": 8}):  # fmt: skip
         assert key({**base, **change}) != key(base), change
     # Our optimizers hold momentum, rho, the betas and epsilon in variables; Keras's do not.
@@ -193,7 +224,15 @@ def test_runs_that_trace_different_graphs_do_not_share_a_model():
     assert key(adagrad) != key({**adagrad, "initial_accumulator_value": 0.5})
     keras_adam = resolve({"optimizer": "keras_adam"})
     assert key(keras_adam) != key({**keras_adam, "beta_1": 0.8})
-    # A schedule bakes its rate and length into the graph.
+    # A schedule bakes its length into the graph, and cosine its rate; the others hold their
+    # rate in variables, read by TensorFlow's traced step (JAX's would capture it).
+    for name in run_cache.HELD_RATE_SCHEDULES:
+        piecewise = {"boundaries_epochs": [1], "factors": [1.0, 0.1]} if name == "piecewise" else {}
+        scheduled = resolve({"learning_rate": 0.1, "schedule": name, "warmup_epochs": 1.0, **piecewise})
+        assert key(scheduled) == key({**scheduled, "learning_rate": 0.2}), name
+        assert key(scheduled) != key({**scheduled, "epochs": 3}), name
+        on_jax = {**scheduled, "backend": "jax"}
+        assert key(on_jax) != key({**on_jax, "learning_rate": 0.2}), name
     cosine = resolve({"optimizer": "sgd", "learning_rate": 0.1, "schedule": "cosine"})
     assert key(cosine) != key({**cosine, "learning_rate": 0.2})
     assert key(cosine) != key({**cosine, "epochs": 3})
@@ -262,7 +301,7 @@ def test_a_builder_whose_seeds_do_not_follow_the_run_seed_is_reset_from_fresh_bu
     cache = run_cache.CompiledModels()
     config = resolve({"width": 4})
     for seed in (1, 2, 3):
-        model, _ = cache.acquire({**config, "seed": seed}, lambda: build(seed), compile_model)
+        model, _ = cache.acquire({**config, "seed": seed}, lambda: build(seed), compile_model, lambda: 0.01)
         for variable, expected in zip(model.weights, build(seed).weights):
             np.testing.assert_array_equal(variable.numpy(), expected.numpy())
         cache.release({**config, "seed": seed}, model)
