@@ -2,8 +2,8 @@
 
 Tracing and compiling Keras's train and test functions costs seconds; a digits run trains for a
 fraction of one. Runs that share an architecture and an optimizer (class, and the settings that
-stay constants of the traced graph) share one compiled model here. Between runs it is reset to exactly the state a fresh
-build would start from:
+stay constants of the traced graph) share one compiled model here. Between runs it is reset to
+exactly the state a fresh build would start from:
 
 - weights: those a fresh build from the run's seed draws. Each layer's initializers are called
   again with their seeds moved by the change of run seed (the builder derives each layer's seed
@@ -54,15 +54,15 @@ DATA_SETTINGS = ("input_scaling", "shuffle")
 # Read by the traced graph only through a schedule (the rate, and the steps per epoch it counts
 # in, from the batch size and the number of examples): free when the learning rate is a constant.
 CONSTANT_RATE_SETTINGS = ("learning_rate", "epochs", "batch_size", "limit")
-# The number hyperparameters our optimizers hold in variables (optimizers/hyperparameters.py), as
-# Keras holds a number rate: the traced step reads the values a reset assigns. Whether momentum
-# is zero stays in the key: it decides whether there are momentum buffers. Keras's own
-# optimizers bake theirs into the graph. tests/test_run_cache.py checks this against the classes.
 # The schedules (experiments/factory.py) whose rate ours hold in variables: on TensorFlow the
 # traced step reads the rate a reset assigns (JAX's compiled step would capture it). Their
 # lengths (in steps: batch size, epochs, examples) stay in the key. Not cosine, whose warm-up
 # form computes with the rate in Python.
 HELD_RATE_SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt", "piecewise")
+# The number hyperparameters our optimizers hold in variables (optimizers/hyperparameters.py), as
+# Keras holds a number rate: the traced step reads the values a reset assigns. Whether momentum
+# is zero stays in the key: it decides whether there are momentum buffers. Keras's own
+# optimizers bake theirs into the graph. tests/test_run_cache.py checks this against the classes.
 HELD_HYPERPARAMETERS = {
     "sgd": ("momentum",),
     "adagrad": ("epsilon",),
@@ -181,8 +181,8 @@ class _Entry:
         for variable in self.model.weights:
             variable.assign(values[variable.path])
 
-    def reset(self, seed, build, learning_rate, hyperparameters):
-        from optimizers import hyperparameters as held
+    def reset(self, seed, build, learning_rate, held_values):
+        from optimizers.hyperparameters import copy_held
         from optimizers.introspection import learning_rate_schedule
 
         self.reset_weights(seed, build)
@@ -192,8 +192,8 @@ class _Entry:
         if schedule is None:
             self.model.optimizer.learning_rate = learning_rate
         else:  # the run's schedule: its rates into the one the step was traced with
-            held.copy_held(learning_rate, schedule)
-        for name, value in hyperparameters.items():
+            copy_held(learning_rate, schedule)
+        for name, value in held_values.items():
             setattr(self.model.optimizer, name, value)
 
     def unchanged(self):
