@@ -8,7 +8,9 @@ For each experiment (default: every MLP experiment of experiments/specs/), inter
 - reuse: as run.py trains now (experiments/run_cache.py: one compiled model per architecture,
   optimizer and batch size per worker, reset between runs);
 - fresh: one model built, compiled and traced per run (OPTIMIZATION_LAB_FRESH_MODELS=1), the
-  path before.
+  path before;
+- keras_fit: reused models trained by Keras's `fit` (OPTIMIZATION_LAB_KERAS_FIT=1) instead of
+  the runner's own loop (experiments/epoch_loop.py).
 From every record.json it sums the time in optimizer steps, `ms_per_update x updates_per_epoch x
 epochs_completed` (ms_per_update is measured the same way on both paths: the median training part
 of an epoch after the first, over its updates), and the runs' own wall time; prints per experiment
@@ -30,7 +32,11 @@ sys.path.insert(0, REPO)
 from experiments import spec  # noqa: E402 - after the path: the repository's own package
 
 TARGET_FRACTION = 0.7
-ENVIRONMENT = {"reuse": {}, "fresh": {"OPTIMIZATION_LAB_FRESH_MODELS": "1"}}
+ENVIRONMENT = {
+    "reuse": {},
+    "fresh": {"OPTIMIZATION_LAB_FRESH_MODELS": "1"},
+    "keras_fit": {"OPTIMIZATION_LAB_KERAS_FIT": "1"},
+}
 SPEED_METRICS = ("ms_per_update", "samples_per_second")
 
 

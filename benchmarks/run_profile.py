@@ -84,10 +84,15 @@ class Stamps:
 def instrument(stamps):
     import keras
 
-    from experiments import rundir, training, validation_pass
+    from experiments import epoch_loop, rundir, training, validation_pass
 
     for name in ("fit", "evaluate"):
         setattr(keras.Model, name, stamps.interval(name, getattr(keras.Model, name)))
+    # The runner's own loop (TensorFlow, default strategy) in fit's place, its compiled steps as
+    # the train function.
+    epoch_loop.fit = stamps.interval("fit", epoch_loop.fit)
+    compiled_steps = epoch_loop.compiled_steps
+    epoch_loop.compiled_steps = lambda model: stamps.interval("train_function", compiled_steps(model))
     for hook in HOOKS:
         setattr(keras.callbacks.CallbackList, hook, stamps.interval(hook, getattr(keras.callbacks.CallbackList, hook)))
     training.train_run = stamps.interval("train_run", training.train_run)

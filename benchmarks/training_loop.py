@@ -3,20 +3,22 @@
     python benchmarks/training_loop.py [--epochs 6] [--repeats 3] [--batch-sizes 16,128]
 
 On the digits MLP 64-128-128-10 (SGD), per batch size, interleaved repeats of:
-- runner: `experiments.training.train_run` exactly as `python experiments/run.py` trains (tf.data
-  pipeline reshuffled each epoch, steps_per_execution, our TensorBoard callbacks at their default
-  frequencies); time per update from its own `ms_per_update`, the median epoch after the first;
-- runner, no callbacks: the same fit without the logging callbacks;
+- runner: `experiments.training.train_run` exactly as `python experiments/run.py` trains (its own
+  loop, experiments/epoch_loop.py: Keras's step, steps_per_execution steps per call on batches
+  gathered in the epoch's order, our TensorBoard callbacks at their default frequencies); time
+  per update from its own `ms_per_update`, the median epoch after the first;
+- runner, no callbacks: the same loop without the logging callbacks;
+- runner through Keras's fit: the same run trained by `fit` on the runner's tf.data pipeline
+  (OPTIMIZATION_LAB_KERAS_FIT=1), the path before the runner's own loop;
 - keras fit on numpy: `model.fit(x, y, batch_size)`, what a plain Keras user writes;
 - raw loop: a Python loop over the same tf.data batches calling a `tf.function` train step
   (GradientTape, loss, optimizer.apply), the usual hand-written loop;
 - raw in-graph epoch: one `tf.function` running a whole epoch (shuffle, gather, step) with no
   Python between steps, the floor for this model on this machine;
-- Keras's step, in-graph epoch: one `tf.function` calling the compiled model's own
-  `train_step` (loss, accuracy, optimizer) on every batch of the runner's pipeline, with no
-  Python between steps: the floor for any loop that uses Keras's step and tf.data, which the
-  runner's gap to the raw in-graph epoch splits into (Keras's step and pipeline, against the
-  runner's calls and callbacks).
+- Keras's step, in-graph epoch: the runner's compiled steps (the compiled model's own
+  `train_step`: loss, accuracy, optimizer) over a whole epoch in one call, with no Python
+  between steps: the floor for any loop that uses Keras's step, which the runner's gap to the
+  raw in-graph epoch splits into (Keras's step, against the runner's calls and callbacks).
 Prints ms per update and each loop's ratio to the raw loop; targets: runner <= 1.5x raw loop,
 and runner <= 2x the in-graph epoch (with its per-step logging; issue 12).
 """
@@ -37,7 +39,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from experiments import training
+from experiments import epoch_loop, training
 from experiments.models import build_mlp
 from experiments.settings import resolve
 
@@ -45,10 +47,14 @@ TARGET = 1.5
 TARGET_IN_GRAPH = 2.0
 
 
-def runner_ms(config, with_callbacks):
-    with tempfile.TemporaryDirectory() as run_dir:
-        callbacks = None if with_callbacks else (lambda *args: [])  # None: the runner's own
-        return training.train_run(config, run_dir, callbacks=callbacks)["metrics"]["ms_per_update"]
+def runner_ms(config, with_callbacks, own_loop=True):
+    saved, training.OWN_LOOP = training.OWN_LOOP, own_loop
+    try:
+        with tempfile.TemporaryDirectory() as run_dir:
+            callbacks = None if with_callbacks else (lambda *args: [])  # None: the runner's own
+            return training.train_run(config, run_dir, callbacks=callbacks)["metrics"]["ms_per_update"]
+    finally:
+        training.OWN_LOOP = saved
 
 
 def _model_and_step(dataset, config):
@@ -115,19 +121,17 @@ def keras_graph_ms(dataset, config, batch_size, epochs):
     model = build_mlp(dataset.num_features, dataset.num_classes, config["width"], config["depth"])
     loss = "sparse_categorical_crossentropy"
     model.compile(keras.optimizers.SGD(config["learning_rate"]), loss, metrics=["accuracy"])
-    model.optimizer.build(model.trainable_variables)
-    batches = training.training_batches(dataset, batch_size, config["seed"])
+    x, y = tf.constant(dataset.x_train), tf.constant(dataset.y_train)
+    epoch_loop.build_training_state(model, x[:2], y[:2])
     steps = math.ceil(len(dataset.x_train) / batch_size)
-
-    @tf.function
-    def epoch(iterator):
-        for _ in tf.range(steps):
-            model.train_step(next(iterator))
-
+    orders = epoch_loop.epoch_orders(dataset, config["seed"], "each_epoch", epochs)
+    # The runner's compiled steps, a whole epoch per call: Keras's step fed as the runner feeds it.
+    run_steps = epoch_loop.compiled_steps(model)
+    arguments = [tf.constant(v, tf.int64) for v in (batch_size, 0, steps)]
     seconds = []
-    for _ in range(epochs):
+    for epoch in range(epochs):
         start = time.perf_counter()
-        epoch(iter(batches))
+        run_steps(x, y, orders[epoch], *arguments)
         seconds.append(time.perf_counter() - start)
     return 1e3 * statistics.median(seconds[1:]) / steps
 
@@ -146,6 +150,7 @@ def main():
         loops = {
             "runner (as run.py trains)": lambda: runner_ms(config, True),
             "runner, no callbacks": lambda: runner_ms(config, False),
+            "runner through Keras's fit": lambda: runner_ms(config, True, own_loop=False),
             "keras fit on numpy": lambda: keras_fit_ms(dataset, config, batch_size, args.epochs),
             "raw tf.function loop": lambda: raw_loop_ms(dataset, config, batch_size, args.epochs),
             "raw in-graph epoch": lambda: raw_graph_ms(dataset, config, batch_size, args.epochs),
@@ -160,7 +165,7 @@ def main():
               f"median of {args.repeats} (min-max):")
         for name, values in times.items():
             median = statistics.median(values)
-            print(f"  {name:<28} {median:7.3f} ms/update ({min(values):.3f}-{max(values):.3f})  "
+            print(f"  {name:<30} {median:7.3f} ms/update ({min(values):.3f}-{max(values):.3f})  "
                   f"{median / raw:5.2f}x raw loop")
         ratio = statistics.median(times["runner (as run.py trains)"]) / raw
         ok = ratio <= TARGET
@@ -176,7 +181,7 @@ def main():
         keras_floor = statistics.median(
             a / b for a, b in zip(times["Keras's step, in-graph epoch"], times["raw in-graph epoch"])
         )
-        print(f"  of which Keras's step and the pipeline: {keras_floor:.2f}x; the runner's calls and callbacks: "
+        print(f"  of which Keras's step: {keras_floor:.2f}x; the runner's calls and callbacks: "
               f"{in_graph / keras_floor:.2f}x")
     print(f"\nmachine: {os.cpu_count()} cores; TensorFlow {tf.__version__}, Keras {keras.__version__}, numpy {np.__version__}")
     return 0 if met else 1

@@ -190,7 +190,9 @@ class DivergenceGuard(keras.callbacks.Callback):
                 self._snapshot, self._candidate = self._candidate, None
             return
         self._candidate = None
-        event = self._describe(reason, step, batch, loss)
+        # The batch of the epoch that step is: Keras names a shorter last group by where a
+        # full one would end.
+        event = self._describe(reason, step, step - self._steps.before_epoch - 1, loss)
         if self.rollback and self._snapshot is not None and len(self.rollbacks) < self.max_rollbacks:
             self._roll_back(event)
         else:

@@ -14,9 +14,10 @@ import numpy as np
 
 ORDERS = ("each_epoch", "once", "sorted")
 
-# first_epoch_order's TensorFlow orders: {(examples, (global seed, op seed)): order}, oldest first.
+# shuffled_orders' orders: {(examples, (global seed, op seed)): [order of each epoch]}, least
+# recently used first, at most _ORDERS_KEPT_BYTES of them (but the last used).
 _TENSORFLOW_ORDERS = {}
-_TENSORFLOW_ORDERS_KEPT = 64
+_ORDERS_KEPT_BYTES = 64 * 2**20
 
 
 def fixed_order(labels, order, seed):
@@ -66,19 +67,44 @@ def first_epoch_order(dataset, seed, order, backend="tensorflow"):
     num_train = len(dataset.y_train)
     if backend != "tensorflow":
         return np.random.default_rng(seed).permutation(num_train)  # training.ShuffledBatches
+    return shuffled_orders(num_train, seed, epochs=1)[0].numpy()
+
+
+def shuffled_orders(num_train, seed, epochs):
+    """The orders of `num_train` training examples in the first `epochs` epochs (at least) of a
+    TensorFlow run with seed `seed` and shuffle "each_epoch", as int64 tensors: those of
+    training.training_batches' pipeline as Keras's `fit` reads it. Call it with the run's global
+    seed set (`keras.utils.set_random_seed(seed)`), as the run makes its pipeline.
+
+    The pipeline's shuffle, of indices instead of examples: a shuffle's order depends on its
+    seeds and buffer only. Each new iterator of the pipeline draws the next reshuffle, and
+    Keras's epoch iterator makes one at the start of every epoch and another, never read, at
+    its end (keras/src/trainers/epoch_iterator.py, `_enumerate_iterator`): epoch e reads pass
+    2e. Batching a whole epoch into one element leaves the order as it is; `repeat` draws the
+    same reshuffles as a new iterator per pass would, without the cost of making one. All
+    passes are drawn at once, the iterator run to its end: an iterator left part-read stalled
+    the next XLA run of the process when it was deleted (TF 2.21).
+
+    With an explicit seed TensorFlow derives the orders from (global seed, op seed) alone and
+    draws nothing from the global generator, so they are a function of those and the number of
+    examples. Kept per process: the runs of a sweep share a handful of seeds.
+    """
     import tensorflow as tf
 
-    # The same op seed as training_batches' shuffle: with an explicit seed TensorFlow derives the
-    # order from (global seed, op seed) alone and draws nothing from the global generator, so
-    # the order is a function of those and the number of examples. Kept per process: the runs of
-    # a sweep share a handful of seeds, and drawing the order cost ~10 ms per run.
     key = (num_train, tf.compat.v1.random.get_seed(seed))
-    if key not in _TENSORFLOW_ORDERS:
-        indices = tf.data.Dataset.range(num_train).shuffle(num_train, seed=seed, reshuffle_each_iteration=True)
-        # One batch of the whole epoch: reading it element by element cost ~0.1 s per run.
-        order = next(iter(indices.batch(num_train))).numpy()
-        order.setflags(write=False)
-        if len(_TENSORFLOW_ORDERS) >= _TENSORFLOW_ORDERS_KEPT:
-            _TENSORFLOW_ORDERS.pop(next(iter(_TENSORFLOW_ORDERS)))
-        _TENSORFLOW_ORDERS[key] = order
-    return _TENSORFLOW_ORDERS[key]
+    orders = _TENSORFLOW_ORDERS.pop(key, [])
+    if len(orders) < epochs:
+        passes = (
+            tf.data.Dataset.range(num_train)
+            .shuffle(num_train, seed=seed, reshuffle_each_iteration=True)
+            .batch(num_train)
+            .repeat(2 * epochs)
+            .with_options(pipeline_options())
+        )
+        orders = list(passes)[0::2]
+    _TENSORFLOW_ORDERS[key] = orders  # the most recently used last
+    kept = sum(len(orders) * 8 * examples for (examples, _), orders in _TENSORFLOW_ORDERS.items())
+    while kept > _ORDERS_KEPT_BYTES and len(_TENSORFLOW_ORDERS) > 1:
+        oldest = next(iter(_TENSORFLOW_ORDERS))
+        kept -= len(_TENSORFLOW_ORDERS.pop(oldest)) * 8 * oldest[0]
+    return orders

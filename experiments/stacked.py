@@ -86,8 +86,6 @@ class MemberOrders:
     """Each member's order of the training examples, epoch by epoch, as its separate run sees it."""
 
     def __init__(self, dataset, seeds, shuffle, epochs):
-        import tensorflow as tf
-
         num_train = len(dataset.y_train)
         self._fixed = None
         if shuffle != "each_epoch":
@@ -95,25 +93,9 @@ class MemberOrders:
             return
         per_member = []
         for seed in seeds:
-            # training_batches' shuffle, made under seed's global seed as train_run makes it:
-            # its orders depend on (global seed, op seed) only. Batching the whole epoch into one
-            # element leaves the order as it is; `repeat` draws the same reshuffles as a new
-            # iterator per pass would, without the cost of making one.
-            keras.utils.set_random_seed(seed)
-            pipeline = (
-                tf.data.Dataset.range(num_train)
-                .shuffle(num_train, seed=seed, reshuffle_each_iteration=True)
-                .batch(num_train)
-                .repeat(2 * epochs)
-            )
-            # Keras's epoch iterator makes a new iterator of the pipeline at the start of every
-            # epoch and another, never read, at the end of it (keras/src/trainers/epoch_iterator.py,
-            # `_enumerate_iterator`); each new iterator draws the next reshuffle. So epoch e of a
-            # separate run reads pass 2e. All passes are drawn now, the iterator run to its end: an
-            # iterator left part-read (a run whose members all diverged) stalled the next XLA run
-            # of the process when it was deleted (TF 2.21).
-            passes = [order.astype(np.int32) for order in pipeline.as_numpy_iterator()]
-            per_member.append(passes[0::2])
+            keras.utils.set_random_seed(seed)  # as train_run makes its pipeline
+            orders = data_order.shuffled_orders(num_train, seed, epochs)[:epochs]
+            per_member.append([order.numpy().astype(np.int32) for order in orders])
         self._epochs = iter(np.stack(epoch_orders) for epoch_orders in zip(*per_member))
 
     def next_epoch(self):
@@ -348,9 +330,7 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
         previous_report = means, done
         for k in np.flatnonzero(stopped):
             loss = float(np.float32(means[k]))
-            # Keras passes the guard the group's end_step, begin + steps_per_execution - 1, even
-            # for an epoch's shorter last group.
-            batch = (done - 1) // check_every * check_every + check_every - 1
+            batch = done - 1  # the guard's: the batch of the epoch that the group ended on
             divergences[k] = _divergence(loss, initial_losses[k], config, epoch, batch, iteration, optimizer)
             if verbose:
                 print(f"seed {seeds[k]}: {divergences[k]['message']}")

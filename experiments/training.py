@@ -17,7 +17,18 @@ from callbacks import (
     MetricsFile,
     OptimizerStateStatistics,
 )
-from experiments import data, data_order, factory, fingerprints, models, outcomes, rundir, run_cache, validation_pass
+from experiments import (
+    data,
+    data_order,
+    epoch_loop,
+    factory,
+    fingerprints,
+    models,
+    outcomes,
+    run_cache,
+    rundir,
+    validation_pass,
+)
 
 _DATASETS = {}  # per process: the sweep trains many runs on the same data
 _PIPELINES = {}  # per process and data set: tensors for the training pipeline, validation batches
@@ -25,6 +36,9 @@ SMALL_TRAINING_SET_BYTES = 64 * 2**20  # training_batches: shuffle the examples,
 # Per process: compiled models reused across runs (experiments/run_cache.py). Set
 # OPTIMIZATION_LAB_FRESH_MODELS=1 for one fresh model per run (the benchmarks compare the two).
 COMPILED_MODELS = None if os.environ.get("OPTIMIZATION_LAB_FRESH_MODELS") == "1" else run_cache.CompiledModels()
+# On TensorFlow's default strategy the runner trains with experiments/epoch_loop.py; set
+# OPTIMIZATION_LAB_KERAS_FIT=1 for Keras's `fit` (the same numbers; the benchmarks compare the two).
+OWN_LOOP = os.environ.get("OPTIMIZATION_LAB_KERAS_FIT") != "1"
 
 
 def get_dataset(config):
@@ -166,7 +180,7 @@ def validation_tensors(dataset):
 
 def compile_model(model, config, steps_per_epoch, dataset=None):
     """Compiles `model` for `config`; with `dataset`, also builds its compiled metrics and
-    optimizer (`build_training_state`)."""
+    optimizer (`epoch_loop.build_training_state`)."""
     backend = keras.backend.backend()
     model.compile(
         optimizer=factory.make_optimizer(config, steps_per_epoch),
@@ -180,24 +194,7 @@ def compile_model(model, config, steps_per_epoch, dataset=None):
         steps_per_execution=1 if backend == "torch" else config["steps_per_execution"],
     )
     if dataset is not None and backend == "tensorflow" and config["distribute"] == "none":
-        build_training_state(model, dataset)
-
-
-def build_training_state(model, dataset):
-    """Creates the compiled metrics' and the optimizer's variables now, eagerly.
-
-    Without a distribution strategy, Keras's TensorFlow trainer creates them while it traces the
-    first train function, and TensorFlow traces a function that created variables a second
-    time: ~0.25 s more per new model on a digits MLP (a third of a cache miss). The variables
-    start at the same values either way.
-    """
-    x, y = dataset.x_train[:2], dataset.y_train[:2]
-    predictions = model(x, training=False)
-    for metric in model.metrics:  # the loss tracker (always built) and the compiled metrics
-        if getattr(metric, "built", True) is False:
-            metric.build(y, predictions)
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
+        epoch_loop.build_training_state(model, dataset.x_train[:2], dataset.y_train[:2])
 
 
 def train_run(config, run_dir, verbose=0, callbacks=None):
@@ -243,27 +240,32 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
     # TensorFlow without a strategy: our own validation pass, the numbers of Keras's for a
     # fraction of its cost (experiments/validation_pass.py). Elsewhere Keras's, in fit.
     own_validation = config["backend"] == "tensorflow" and config["distribute"] == "none"
-    validation, validation_callbacks = None, []
-    if config["backend"] == "tensorflow":
-        train = training_batches(dataset, batch_size, config["seed"], config["shuffle"])
-        if own_validation:
-            validation_callbacks = [validation_pass.ValidationPass(*validation_tensors(dataset))]
-        else:
-            validation = validation_batches(dataset)
+    # The timer first (the epoch's training part ends where validation starts), then the
+    # validation pass, before the callbacks that read its logs.
+    if own_validation:
+        fit_callbacks = [timer, validation_pass.ValidationPass(*validation_tensors(dataset)), early, *visibility]
     else:
-        train = ShuffledBatches(dataset.x_train, dataset.y_train, batch_size, config["seed"])
-        validation = (dataset.x_val, dataset.y_val)
-    history = model.fit(
-        train,
-        epochs=config["epochs"],
-        validation_data=validation,
-        validation_batch_size=None if config["backend"] == "tensorflow" else validation_pass.BATCH_SIZE,
-        shuffle=False,  # the pipeline reshuffles; Keras's flag applies to arrays only
-        # The timer first (the epoch's training part ends where validation starts), then the
-        # validation pass, before the callbacks that read its logs.
-        callbacks=[timer, *validation_callbacks, early, *visibility],
-        verbose=verbose,
-    )
+        fit_callbacks = [timer, early, *visibility]
+    if own_validation and OWN_LOOP:
+        x, y = _pipeline_parts(dataset)[0]
+        orders = epoch_loop.epoch_orders(dataset, config["seed"], config["shuffle"], config["epochs"])
+        history = epoch_loop.fit(model, x, y, orders, batch_size, config["epochs"], fit_callbacks, verbose=verbose)
+    else:
+        if config["backend"] == "tensorflow":
+            train = training_batches(dataset, batch_size, config["seed"], config["shuffle"])
+            validation = None if own_validation else validation_batches(dataset)
+        else:
+            train = ShuffledBatches(dataset.x_train, dataset.y_train, batch_size, config["seed"])
+            validation = (dataset.x_val, dataset.y_val)
+        history = model.fit(
+            train,
+            epochs=config["epochs"],
+            validation_data=validation,
+            validation_batch_size=None if config["backend"] == "tensorflow" else validation_pass.BATCH_SIZE,
+            shuffle=False,  # the pipeline reshuffles; Keras's flag applies to arrays only
+            callbacks=fit_callbacks,
+            verbose=verbose,
+        )
     if own_validation:
         halves = halves_of(validation_pass.evaluate(model, *validation_tensors(dataset))[2], dataset)
     else:

@@ -39,7 +39,7 @@ CASES = {
 COMPARED = ("status", "reason", "history", "epochs_completed", "early_steps")
 
 
-def _numbers(record):
+def numbers_of(record):
     """What must not depend on the path: everything but wall times and speed."""
     metrics = {k: v for k, v in record["metrics"].items() if k not in ("ms_per_update", "samples_per_second")}
     return {"metrics": metrics, **{k: record.get(k) for k in COMPARED}}
@@ -71,7 +71,7 @@ def _callback_outputs(run_dir):
     return outputs
 
 
-def _assert_same_outputs(run_dir, reference_dir):
+def assert_same_outputs(run_dir, reference_dir):
     outputs, reference = _callback_outputs(run_dir), _callback_outputs(reference_dir)
     assert any(isinstance(key, tuple) and key[1].startswith("gradients/norm/") for key in outputs)  # probes ran
     assert outputs.keys() == reference.keys()
@@ -115,8 +115,8 @@ def test_reused_model_gives_the_fresh_models_numbers(case, tmp_path):
     reused = _train(config, tmp_path / "reused", cache)
     fresh = _train(config, tmp_path / "fresh", None)
     assert reused["reused_compiled_model"] is True and fresh["reused_compiled_model"] is False
-    assert _numbers(reused) == _numbers(fresh)
-    _assert_same_outputs(tmp_path / "reused", tmp_path / "fresh")
+    assert numbers_of(reused) == numbers_of(fresh)
+    assert_same_outputs(tmp_path / "reused", tmp_path / "fresh")
 
 
 def test_the_held_hyperparameters_are_those_the_optimizers_hold_in_variables():
@@ -140,7 +140,7 @@ def test_a_seed_drawn_before_starts_from_the_same_weights(tmp_path):
     (entry,) = cache._entries.values()
     assert list(entry.drawn) == [1, 2]  # the last two runs took their weights from here
     config = resolve({**settings, "seed": 2, "learning_rate": 0.02})
-    assert _numbers(last) == _numbers(_train(config, tmp_path / "fresh", None))
+    assert numbers_of(last) == numbers_of(_train(config, tmp_path / "fresh", None))
 
 
 @pytest.mark.parametrize("schedule", run_cache.HELD_RATE_SCHEDULES)
@@ -175,8 +175,8 @@ def test_after_a_diverged_run_the_next_run_starts_clean(tmp_path):
     config = resolve({**settings, "learning_rate": 0.003, "seed": 1})
     reused = _train(config, tmp_path / "reused", cache)
     assert reused["reused_compiled_model"] is True and reused["status"] == "ok"
-    assert _numbers(reused) == _numbers(_train(config, tmp_path / "fresh", None))
-    _assert_same_outputs(tmp_path / "reused", tmp_path / "fresh")
+    assert numbers_of(reused) == numbers_of(_train(config, tmp_path / "fresh", None))
+    assert_same_outputs(tmp_path / "reused", tmp_path / "fresh")
 
 
 def test_reused_model_equals_a_fresh_process(tmp_path):
@@ -197,8 +197,8 @@ def test_reused_model_equals_a_fresh_process(tmp_path):
     ).stdout  # fmt: skip
     fresh = json.loads(out.strip().splitlines()[-1])
     assert fresh["reused_compiled_model"] is False
-    assert _numbers(reused) == _numbers(fresh)
-    _assert_same_outputs(tmp_path / "reused", tmp_path / "process")
+    assert numbers_of(reused) == numbers_of(fresh)
+    assert_same_outputs(tmp_path / "reused", tmp_path / "process")
 
 
 def test_runs_that_trace_different_graphs_do_not_share_a_model():
