@@ -3,9 +3,9 @@ callback protocol, without `fit`'s per-run and per-epoch machinery.
 
 `fit` wraps the training data in an epoch iterator (a data adapter, a distributed data set, two
 new tf.data iterators per epoch, one of them never read) and feeds the compiled train function
-from it. On a digits MLP that is ~30 ms of a 10-epoch run that trains for ~150 ms
-(benchmarks/run_profile.py), and tf.data's per-step `get_next` costs as much as a tenth of a
-small step. Here each call of the compiled function runs up to `steps_per_execution` steps of
+from it; tf.data's per-step `get_next` costs as much as a tenth of a small step. Without them
+a reused 10-epoch digits run takes 170 ms instead of 219, its steps 109 instead of 166
+(benchmarks/run_profile.py). Here each call of the compiled function runs up to `steps_per_execution` steps of
 `model.train_step` in a `tf.while_loop`, each on the rows of the epoch's order that its step
 owns, gathered from the training set held as tensors. The orders are those in which `fit`
 read the runner's pipeline (`training.training_batches`; experiments/data_order.py): the same
@@ -129,6 +129,8 @@ def fit(model, x, y, orders, batch_size, epochs, callbacks=(), verbose=0):
     import tensorflow as tf
 
     num_train = int(x.shape[0])
+    if num_train == 0 or batch_size < 1:
+        raise ValueError(f"need training examples and batch_size >= 1; got {num_train} examples, batch_size={batch_size}")
     steps_per_epoch = -(-num_train // batch_size)
     per_call = model.steps_per_execution
     callback_list = keras.callbacks.CallbackList(
