@@ -15,7 +15,9 @@ batches reach the same traced step, so the numbers are `fit`'s, bit for bit
 The callbacks see what `fit` shows them: `on_train_begin`, per epoch `on_epoch_begin`, per call
 `on_train_batch_begin(first step)` and `on_train_batch_end(last step, logs)`, `on_epoch_end` with
 the epoch's metrics, `on_train_end`; `model.stop_training` ends the run after the call that set
-it. A `keras.callbacks.History` is added, as `fit` does.
+it; a callback that retraces the train function (`model.make_train_function(force=True)`, to
+change a hyperparameter the step holds as a constant) gets new compiled steps from the next
+call on. A `keras.callbacks.History` is added, as `fit` does.
 
 The compiled function of a model is made once per compilation and kept while the model lives
 (the runner reuses compiled models, experiments/run_cache.py); data, order, batch size and step
@@ -143,17 +145,19 @@ def fit(model, x, y, orders, batch_size, epochs, callbacks=(), verbose=0):
         model=model,
     )
     build_training_state(model, x[:2], y[:2])
-    steps, reset_metrics = compiled_steps(model), compiled_metric_reset(model)
     size = tf.constant(batch_size, tf.int64)
     model.stop_training = False
     callback_list.on_train_begin()
     epoch_logs = None
     for epoch in range(epochs):
-        reset_metrics()
+        compiled_metric_reset(model)()
         callback_list.on_epoch_begin(epoch)
         for first in range(0, steps_per_epoch, per_call):
             count = min(per_call, steps_per_epoch - first)
             callback_list.on_train_batch_begin(first)
+            # Looked up per call, as fit calls `model.train_function`: a callback may have
+            # retraced it (`make_train_function(force=True)`) to change a traced constant.
+            steps = compiled_steps(model)
             logs = steps(x, y, orders[epoch], size, tf.constant(first, tf.int64), tf.constant(count, tf.int64))
             callback_list.on_train_batch_end(first + count - 1, logs)
             if model.stop_training:

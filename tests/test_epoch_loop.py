@@ -123,6 +123,48 @@ def test_callbacks_see_the_calls_fit_makes(stop_at):
         assert [hook for hook, *_ in ours].count("epoch_end") == 2 and batch_ends[-1] == 5
 
 
+class MomentumEdit(keras.callbacks.Callback):
+    """Changes Keras's SGD momentum, a constant of the traced step, after `at_batch` of epoch 0,
+    and retraces the train function as HyperparameterControl does."""
+
+    def __init__(self, at_batch, retrace=True):
+        super().__init__()
+        self.at_batch, self.retrace, self._epoch = at_batch, retrace, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self._epoch, batch) == (0, self.at_batch):
+            self.model.optimizer.momentum = 0.1
+            if self.retrace:
+                self.model.make_train_function(force=True)
+
+
+def test_a_retraced_train_function_takes_effect_at_the_next_call():
+    import tensorflow as tf
+
+    dataset, histories = _small_dataset(), {}
+    for path in ("ours", "fit", "ours, no retrace"):
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+        model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy",
+                      steps_per_execution=2)  # fmt: skip
+        epoch_loop.build_training_state(model, dataset.x_train[:2], dataset.y_train[:2])
+        edit = MomentumEdit(at_batch=1, retrace=path != "ours, no retrace")
+        tf.random.set_seed(7)
+        if path == "fit":
+            batches = training.training_batches(dataset, 4, seed=2)
+            history = model.fit(batches, epochs=2, callbacks=[edit], verbose=0, shuffle=False)
+        else:
+            x, y = tf.constant(dataset.x_train), tf.constant(dataset.y_train)
+            orders = epoch_loop.epoch_orders(dataset, seed=2, shuffle="each_epoch", epochs=2)
+            history = epoch_loop.fit(model, x, y, orders, 4, 2, [edit])
+        histories[path] = history.history["loss"]
+    assert histories["ours"] == histories["fit"]
+    assert histories["ours"] != histories["ours, no retrace"]  # the edit changed the steps
+
+
 def test_one_trace_of_a_models_steps_serves_every_run(tmp_path, monkeypatch):
     from experiments import run_cache
 
