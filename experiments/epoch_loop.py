@@ -132,7 +132,9 @@ def fit(model, x, y, orders, batch_size, epochs, callbacks=(), verbose=0):
 
     num_train = int(x.shape[0])
     if num_train == 0 or batch_size < 1:
-        raise ValueError(f"need training examples and batch_size >= 1; got {num_train} examples, batch_size={batch_size}")
+        raise ValueError(
+            f"need training examples and batch_size >= 1; got {num_train} examples, batch_size={batch_size}"
+        )
     steps_per_epoch = -(-num_train // batch_size)
     per_call = model.steps_per_execution
     callback_list = keras.callbacks.CallbackList(
