@@ -147,6 +147,9 @@ def fit(model, x, y, orders, batch_size, epochs, callbacks=(), verbose=0):
         model=model,
     )
     build_training_state(model, x[:2], y[:2])
+    # Before the callbacks start, as fit makes its train function: callbacks key what they
+    # compile for the model on `model.train_function` (experiments/validation_pass.py).
+    compiled_steps(model)
     size = tf.constant(batch_size, tf.int64)
     model.stop_training = False
     callback_list.on_train_begin()

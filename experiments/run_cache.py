@@ -182,7 +182,7 @@ class _Entry:
             variable.assign(values[variable.path])
 
     def reset(self, seed, build, learning_rate, held_values):
-        from optimizers.hyperparameters import copy_held
+        from optimizers.hyperparameters import copy_held, set_held
         from optimizers.introspection import learning_rate_schedule
 
         self.reset_weights(seed, build)
@@ -194,7 +194,7 @@ class _Entry:
         else:  # the run's schedule: its rates into the one the step was traced with
             copy_held(learning_rate, schedule)
         for name, value in held_values.items():
-            setattr(self.model.optimizer, name, value)
+            set_held(self.model.optimizer, name, value)  # the variables were reset just above
 
     def unchanged(self):
         """False when something (a callback) retraced the step, e.g. by wrapping the schedule."""

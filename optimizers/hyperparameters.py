@@ -106,6 +106,20 @@ def held(owner):
     return tuple(names)
 
 
+def set_held(owner, name, value):
+    """`owner.<name> = value` for a held hyperparameter, its variables assigned in every case.
+
+    TensorFlow's trackable objects (Keras's optimizers there) skip `owner.name = value` when
+    `value` is the very object `owner.name` holds: a variable assigned behind the descriptor's
+    back (an optimizer's variables reset to their first values) would keep its value. Sweeps
+    hit it: the configurations of one spec share their number objects.
+    """
+    descriptor = next((vars(cls)[name] for cls in type(owner).__mro__ if name in vars(cls)), None)
+    if not isinstance(descriptor, Hyperparameter):
+        raise ValueError(f"{type(owner).__name__} holds no hyperparameter {name!r} in variables; held: {held(owner)}")
+    descriptor.__set__(owner, value)
+
+
 def variables(owner):
     """The variables behind `held(owner)`, every term's."""
     return list(owner.__dict__.get(_VARIABLES, {}).values())
@@ -122,7 +136,7 @@ def copy_held(source, target):
         raise ValueError(f"copy_held needs two objects of one class; got {type(source).__name__} "
                          f"and {type(target).__name__}")  # fmt: skip
     for name in held(source):
-        setattr(target, name, getattr(source, name))
+        set_held(target, name, getattr(source, name))
     for name, value in vars(source).items():
         parts = value if isinstance(value, (list, tuple)) else [value]
         target_value = getattr(target, name)

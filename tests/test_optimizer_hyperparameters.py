@@ -125,3 +125,18 @@ def test_a_schedule_takes_another_ones_rates_and_keeps_its_shape():
         target.schedule.values = [0.1, 0.01, 0.001]  # its boundaries fix the number of rates
     with pytest.raises(ValueError, match="one class"):
         hyperparameters.copy_held(ExponentialDecay(0.1, 10, 0.5), target)
+
+
+def test_set_held_assigns_even_the_value_the_attribute_holds():
+    optimizer = optimizers.SGD(0.1, momentum=0.99)
+    optimizer.build([keras.Variable(np.zeros(3, "float32"))])
+    (variable,) = hyperparameters.variables(optimizer)
+    value = optimizer.momentum  # the same object, as a sweep's configurations share theirs
+    variable.assign(0.5)  # behind the descriptor's back, as a compiled model's reset does
+    optimizer.momentum = value  # TensorFlow's trackable objects skip a set of the same object
+    if keras.backend.backend() == "tensorflow":
+        assert float(keras.ops.convert_to_numpy(variable)) == 0.5
+    hyperparameters.set_held(optimizer, "momentum", value)
+    assert float(keras.ops.convert_to_numpy(variable)) == np.float32(0.99)
+    with pytest.raises(ValueError, match="holds no hyperparameter 'nesterov'.*held: \\('momentum',\\)"):
+        hyperparameters.set_held(optimizer, "nesterov", True)
