@@ -146,6 +146,39 @@ def test_same_seed_same_numbers(tmp_path):
     assert first["history"] == second["history"]
 
 
+def test_an_in_process_sweep_with_reused_models_gives_one_model_per_runs_numbers(tmp_path, monkeypatch):
+    """The sweep as `--jobs 1` runs it: every configuration in this process, sharing the spec's
+    number objects, one compiled model per key reset between runs; against a fresh model each."""
+    from experiments import run_cache, training
+
+    _spec(tmp_path, "held", """
+        description = "momentum and Adam's betas, held in variables"
+        question = "does a reused model take each run's values?"
+        seeds = 2
+        [fixed]
+        epochs = 2
+        limit = 160
+        width = 8
+        batch_size = 16
+        [vary]
+        optimizer = ["sgd", "adam"]
+        momentum = [0.5, 0.95]
+        beta_2 = [0.9, 0.999]
+    """)  # fmt: skip
+    records = {}
+    for path, cache in (("reused", run_cache.CompiledModels()), ("fresh", None)):
+        monkeypatch.setattr(training, "COMPILED_MODELS", cache)
+        logdir = tmp_path / path
+        assert cli.main(["held", "--specs-dir", str(tmp_path / "specs"), "--logdir", str(logdir), "--jobs", "1"]) == 0
+        runs = sorted(logdir.glob("held/*/record.json"))
+        records[path] = {run.parent.name: json.loads(run.read_text()) for run in runs}
+    assert len(records["reused"]) == 16 and records["reused"].keys() == records["fresh"].keys()
+    assert sum(r["reused_compiled_model"] for r in records["reused"].values()) >= 12
+    for name, record in records["reused"].items():
+        fresh = records["fresh"][name]
+        assert (record["history"], record["status"]) == (fresh["history"], fresh["status"]), name
+
+
 def test_tuning_gives_each_arm_its_own_best_rate(tmp_path, capsys):
     _spec(tmp_path, "tuned", """
         description = "two arms, tuned"
