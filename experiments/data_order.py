@@ -103,7 +103,7 @@ def shuffled_orders(num_train, seed, epochs):
         )
         orders = list(passes)[0::2]
     _TENSORFLOW_ORDERS[key] = orders  # the most recently used last
-    kept = sum(len(orders) * 8 * examples for (examples, _), orders in _TENSORFLOW_ORDERS.items())
+    kept = sum(len(drawn) * 8 * examples for (examples, _), drawn in _TENSORFLOW_ORDERS.items())
     while kept > _ORDERS_KEPT_BYTES and len(_TENSORFLOW_ORDERS) > 1:
         oldest = next(iter(_TENSORFLOW_ORDERS))
         kept -= len(_TENSORFLOW_ORDERS.pop(oldest)) * 8 * oldest[0]
