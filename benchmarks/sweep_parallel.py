@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 
+import numpy as np
 import pandas as pd
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -78,9 +79,12 @@ def main():
                 in_runs[jobs].append(runs_s)
             serial, parallel = tables[1], tables[2]
             same_runs = list(serial.index) == list(parallel.index)
+            same_nans = True
             if same_runs:
-                difference = max(difference, (serial[COMPARED[1:]] - parallel[COMPARED[1:]]).abs().max().max())
-            identical &= same_runs and (serial.status == parallel.status).all() and difference == 0
+                a, b = serial[COMPARED[1:]], parallel[COMPARED[1:]]
+                same_nans = (a.isna() == b.isna()).all().all()  # a diverged run's NaN on both sides
+                difference = max(difference, float(np.nanmax((a - b).abs().to_numpy(), initial=0.0)))
+            identical &= same_runs and same_nans and (serial.status == parallel.status).all() and difference == 0
             runs = len(serial)
     speedups = [a / b for a, b in zip(times[1], times[2])]
     speedup = statistics.median(speedups)
