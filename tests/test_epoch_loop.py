@@ -4,6 +4,8 @@ with schedules, fixed orders, shorter last groups of steps, XLA, after divergenc
 see the calls `fit` makes; one trace of a model's steps serves all its runs; the orders kept
 per process are those drawn afresh."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -38,6 +40,9 @@ def test_the_loop_gives_fits_numbers(case, tmp_path, monkeypatch):
     fit = _train(config, tmp_path / "fit", False, monkeypatch)
     assert ours["status"] == ("diverged" if case == "diverged" else "ok")
     assert ours["epochs_completed"] == (1 if case == "diverged" else config["epochs"])
+    if case == "diverged":  # the guard names the batch that ran, in both: step s of epoch 0 is batch s - 1
+        step, batch = map(int, re.search(r"step (\d+) \(epoch 0, batch (\d+)\)", ours["reason"]).groups())
+        assert batch == step - 1 and step <= 6  # 180 examples in batches of 32: 6 steps per epoch
     assert numbers_of(ours) == numbers_of(fit)
     assert_same_outputs(tmp_path / "ours", tmp_path / "fit")
 
