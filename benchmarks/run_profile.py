@@ -1,7 +1,7 @@
 """Where a cached run's wall time goes: optimizer steps against everything else, per phase.
 
     python benchmarks/run_profile.py [--experiment learning_rate] [--size default] [--runs 6]
-                                     [--set learning_rate=0.01] [--cprofile FILE]
+                                     [--set learning_rate=0.01] [--seen-seeds] [--cprofile FILE]
 
 Trains, in this process and through the sweep's own code path (`workers.run_and_record`), one
 warm-up run and then `--runs` runs of one configuration of the experiment (its final stage, the
@@ -83,6 +83,7 @@ class Stamps:
 
 def instrument(stamps):
     import keras
+    import tensorflow as tf
 
     from experiments import epoch_loop, rundir, training, validation_pass
 
@@ -116,7 +117,10 @@ def instrument(stamps):
 
         def on_train_begin(self, logs=None):
             self._saved = {}
-            for name in ("train_function", "test_function"):
+            # The own loop never calls `train_function` (its compiled steps are timed above)
+            # and makes new steps when the function changes: wrapping it would retrace them.
+            own_loop = training.OWN_LOOP and self.model.distribute_strategy is tf.distribute.get_strategy()
+            for name in ("test_function",) if own_loop else ("train_function", "test_function"):
                 function = getattr(self.model, name, None)
                 if function is not None:
                     self._saved[name] = function
@@ -213,6 +217,9 @@ def main():
     parser.add_argument("--runs", type=int, default=6)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="pick the configuration (a varied setting's value)")  # fmt: skip
+    parser.add_argument("--seen-seeds", action="store_true",
+                        help="train the timed runs once untimed first: their seeds' data orders and initial weights "
+                             "drawn already, as a sweep's later configurations find them")  # fmt: skip
     parser.add_argument("--cprofile", metavar="FILE")
     args = parser.parse_args()
     workers._prepare_process(threads=int(os.environ.get("PROFILE_THREADS", "0")) or None)
@@ -229,6 +236,8 @@ def main():
         parser.error("need at least two runs of one configuration")
     logdir = tempfile.mkdtemp()
     workers.run_and_record(runs[0], logdir)  # warm-up: builds, compiles and traces the model
+    for run in runs[1:] if args.seen_seeds else ():
+        workers.run_and_record(run, tempfile.mkdtemp())
     profile = cProfile.Profile() if args.cprofile else None
     sums, steady_sum, hook_sums = collections.defaultdict(float), [0.0, 0.0, 0.0], collections.defaultdict(float)
     walls, steps, reused = [], [], []

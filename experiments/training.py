@@ -236,6 +236,9 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
     early = EarlyLossRecorder(config["record_steps"])
     probe = (dataset.x_train[:batch_size], dataset.y_train[:batch_size])
     visibility = (callbacks or make_callbacks)(config, run_dir, probe, initial_loss(model, probe))
+    own_loop = OWN_LOOP and config["backend"] == "tensorflow" and config["distribute"] == "none"
+    if own_loop:  # before the fingerprint, which then reads the first of them (drawn once)
+        orders = epoch_loop.epoch_orders(dataset, config["seed"], config["shuffle"], config["epochs"])
     fingerprint = fingerprints.of_run(model, dataset, config)
     # TensorFlow without a strategy: our own validation pass, the numbers of Keras's for a
     # fraction of its cost (experiments/validation_pass.py). Elsewhere Keras's, in fit.
@@ -246,9 +249,8 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
         fit_callbacks = [timer, validation_pass.ValidationPass(*validation_tensors(dataset)), early, *visibility]
     else:
         fit_callbacks = [timer, early, *visibility]
-    if own_validation and OWN_LOOP:
+    if own_loop:
         x, y = _pipeline_parts(dataset)[0]
-        orders = epoch_loop.epoch_orders(dataset, config["seed"], config["shuffle"], config["epochs"])
         history = epoch_loop.fit(model, x, y, orders, batch_size, config["epochs"], fit_callbacks, verbose=verbose)
     else:
         if config["backend"] == "tensorflow":
