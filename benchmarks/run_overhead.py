@@ -1,7 +1,7 @@
 """How much of a run's wall time is training: reused compiled models against one model per run.
 
     python benchmarks/run_overhead.py [EXPERIMENT ...] [--size default|quick] [--jobs 2] [--seeds N]
-                                      [--epochs N] [--paths reuse,fresh]
+                                      [--epochs N] [--paths reuse,fresh] [--together]
 
 For each experiment (default: every MLP experiment of experiments/specs/), interleaved, runs
 `python experiments/run.py EXPERIMENT` from scratch in a fresh log directory once per path:
@@ -16,6 +16,8 @@ epochs_completed` (ms_per_update is measured the same way on both paths: the med
 of an epoch after the first, over its updates), and the runs' own wall time; prints per experiment
 and path the fraction of wall time in steps and the command's end-to-end time, then the totals
 and the speed-up of reuse over fresh, and checks that both paths wrote the same numbers.
+`--together` runs all the experiments in one command per path, as `run.py --all` runs the suite
+(its workers' compiled models serve every experiment), and prints one row per path.
 Targets: fraction >= 0.7 on the digits MLP runs; the speed-up is reported.
 """
 
@@ -44,8 +46,8 @@ def mlp_experiments():
     return [name for name in spec.available(spec.SPECS_DIR) if spec.load(name, "quick").kind == "mlp"]
 
 
-def run_experiment(name, path, args, logdir):
-    command = [sys.executable, os.path.join(REPO, "experiments", "run.py"), name, "--logdir", logdir,
+def run_experiments(names, path, args, logdir):
+    command = [sys.executable, os.path.join(REPO, "experiments", "run.py"), *names, "--logdir", logdir,
                "--size", args.size, "--jobs", str(args.jobs)]  # fmt: skip
     for flag in ("seeds", "epochs"):
         if getattr(args, flag):
@@ -54,11 +56,12 @@ def run_experiment(name, path, args, logdir):
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env={**os.environ, **ENVIRONMENT[path]})
     seconds = time.perf_counter() - start
     records = {}
-    for directory, _, files in os.walk(os.path.join(logdir, name)):
-        if "record.json" in files:
-            with open(os.path.join(directory, "record.json")) as f:
-                record = json.load(f)
-            records[record["run_id"]] = record
+    for name in names:
+        for directory, _, files in os.walk(os.path.join(logdir, name)):
+            if "record.json" in files:
+                with open(os.path.join(directory, "record.json")) as f:
+                    record = json.load(f)
+                records[(name, record["run_id"])] = record
     return seconds, records
 
 
@@ -82,6 +85,7 @@ def main():
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--paths", default="reuse,fresh")
+    parser.add_argument("--together", action="store_true", help="all experiments in one run.py command per path")
     args = parser.parse_args()
     paths = args.paths.split(",")
     names = args.experiments or mlp_experiments()
@@ -92,10 +96,12 @@ def main():
     header = ("experiment", "path", "runs", "command s", "runs wall s", "steps s", "fraction")
     print("{:<22} {:<6} {:>5} {:>10} {:>12} {:>8} {:>8}".format(*header))
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
+        batches = [names] if args.together else [[name] for name in names]
+        for batch in batches:
+            name = "together" if args.together else batch[0]
             results = {}
             for path in paths:  # interleaved: a slow spell of the machine hits both paths
-                seconds, records = run_experiment(name, path, args, os.path.join(tmp, path))
+                seconds, records = run_experiments(batch, path, args, os.path.join(tmp, path))
                 wall = sum(r.get("wall_time_s", 0.0) for r in records.values())
                 steps = sum(step_seconds(r) for r in records.values())
                 results[path] = records
