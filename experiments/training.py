@@ -236,13 +236,13 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
     early = EarlyLossRecorder(config["record_steps"])
     probe = (dataset.x_train[:batch_size], dataset.y_train[:batch_size])
     visibility = (callbacks or make_callbacks)(config, run_dir, probe, initial_loss(model, probe))
-    own_loop = OWN_LOOP and config["backend"] == "tensorflow" and config["distribute"] == "none"
+    # TensorFlow without a strategy: our own validation pass, the numbers of Keras's for a
+    # fraction of its cost (experiments/validation_pass.py), and our own loop. Elsewhere Keras's, in fit.
+    own_validation = config["backend"] == "tensorflow" and config["distribute"] == "none"
+    own_loop = own_validation and OWN_LOOP
     if own_loop:  # before the fingerprint, which then reads the first of them (drawn once)
         orders = epoch_loop.epoch_orders(dataset, config["seed"], config["shuffle"], config["epochs"])
     fingerprint = fingerprints.of_run(model, dataset, config)
-    # TensorFlow without a strategy: our own validation pass, the numbers of Keras's for a
-    # fraction of its cost (experiments/validation_pass.py). Elsewhere Keras's, in fit.
-    own_validation = config["backend"] == "tensorflow" and config["distribute"] == "none"
     # The timer first (the epoch's training part ends where validation starts), then the
     # validation pass, before the callbacks that read its logs.
     if own_validation:
