@@ -12,7 +12,7 @@ convolutions of 25 channels (kernels 5, 3, 3), ReLU, a linear classifier on the 
 features. Ours: the same data, split and optimizer settings; our MLP (no residual connection)
 at width 100, depth 2; our CNN at 25 filters, depth 3 (kernels 3, "same" padding: also 125
 features); our Adam; batches reshuffled every epoch (the paper walks the data in order); each
-run trained by the experiment runner (experiments/training.py). The validation set is the
+run trained by the experiment runner (experiments/engine/training.py). The validation set is the
 paper's test set, so "val accuracy" below is its test accuracy.
 """
 
@@ -26,8 +26,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from experiments.settings import resolve  # noqa: E402
-from experiments.sweep import PlannedRun  # noqa: E402
+from experiments.config.settings import resolve  # noqa: E402
+from experiments.sweeps.planning import PlannedRun  # noqa: E402
 
 PAPER_TEST_ACCURACY = {"logistic": 0.32, "mlp": 0.68, "cnn": 0.94}
 PAPER_EPOCHS = 200  # 8,000 steps of 100 examples over 4,000
@@ -58,7 +58,7 @@ def reference_runs(epochs=PAPER_EPOCHS, seeds=1):
 
 def train(runs, logdir, jobs=1):
     """{model name: [record per seed]}, trained through the experiment runner's workers."""
-    from experiments.workers import make_pool
+    from experiments.sweeps.workers import make_pool
 
     pool = make_pool(jobs)
     records = {}

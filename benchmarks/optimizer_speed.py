@@ -62,7 +62,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from experiments.quiet import import_tensorflow_quietly
+from experiments.engine.quiet import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 import keras

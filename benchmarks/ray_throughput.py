@@ -4,7 +4,7 @@ per-run overhead.
     python benchmarks/ray_throughput.py [--experiment learning_rate] [--epochs 4] [--seeds 2] [--repeats 2]
 
 Starts a token-authenticated cluster of two nodes with one CPU each on this machine
-(experiments/local_cluster.py), then runs the same sweep from scratch through the real command
+(experiments/sweeps/local_cluster.py), then runs the same sweep from scratch through the real command
 line, interleaved: `--jobs 2` (two local worker processes) and `--ray ADDRESS` (two Ray nodes),
 each in fresh log directories and its own process. Prints the wall times, the throughput ratio
 (runs per second on Ray over runs per second with --jobs 2), whether every run's metrics are
@@ -25,7 +25,7 @@ import pandas as pd
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from experiments.local_cluster import LocalCluster  # noqa: E402
+from experiments.sweeps.local_cluster import LocalCluster  # noqa: E402
 
 COMPARED = ["val_loss", "val_accuracy", "train_loss", "train_accuracy"]
 

@@ -5,12 +5,12 @@
 
 For each experiment (default: every MLP experiment of experiments/specs/), interleaved, runs
 `python experiments/run.py EXPERIMENT` from scratch in a fresh log directory once per path:
-- reuse: as run.py trains now (experiments/run_cache.py: one compiled model per architecture,
+- reuse: as run.py trains now (experiments/engine/compiled_models.py: one compiled model per architecture,
   optimizer and batch size per worker, reset between runs);
 - fresh: one model built, compiled and traced per run (OPTIMIZATION_LAB_FRESH_MODELS=1), the
   path before;
 - keras_fit: reused models trained by Keras's `fit` (OPTIMIZATION_LAB_KERAS_FIT=1) instead of
-  the runner's own loop (experiments/epoch_loop.py).
+  the runner's own loop (experiments/engine/epoch_loop.py).
 From every record.json it sums the time in optimizer steps, `ms_per_update x updates_per_epoch x
 epochs_completed` (ms_per_update is measured the same way on both paths: the median training part
 of an epoch after the first, over its updates), and the runs' own wall time; prints per experiment
@@ -31,7 +31,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from experiments import spec  # noqa: E402 - after the path: the repository's own package
+from experiments import spec
 
 TARGET_FRACTION = 0.7
 ENVIRONMENT = {

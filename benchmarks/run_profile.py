@@ -6,7 +6,7 @@
 Trains, in this process and through the sweep's own code path (`workers.run_and_record`), one
 warm-up run and then `--runs` runs of one configuration of the experiment (its final stage, the
 seeds after the first; `--set` picks the configuration, default: the first), so that every
-timed run reuses the compiled model (experiments/run_cache.py) as a sweep's worker does. Each
+timed run reuses the compiled model (experiments/engine/compiled_models.py) as a sweep's worker does. Each
 phase is timed with perf_counter stamps at the boundaries Keras's `fit` exposes (its callback
 list, `evaluate`, the compiled train and test functions), and printed in ms per run:
 
@@ -35,7 +35,8 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from experiments import spec, sweep, workers  # noqa: E402 - after the path: the repository's own package
+from experiments import spec
+from experiments.sweeps import planning, workers
 
 HOOKS = (
     "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
@@ -85,7 +86,7 @@ def instrument(stamps):
     import keras
     import tensorflow as tf
 
-    from experiments import epoch_loop, rundir, training, validation_pass
+    from experiments.engine import epoch_loop, run_directory, training, validation_pass
 
     for name in ("fit", "evaluate"):
         setattr(keras.Model, name, stamps.interval(name, getattr(keras.Model, name)))
@@ -108,7 +109,7 @@ def instrument(stamps):
         training.run_cache.seed_run = stamps.timer("seed_run", training.run_cache.seed_run)
     keras.utils.set_random_seed = stamps.timer("set_random_seed", keras.utils.set_random_seed)
     for name in ("write_config", "write_record"):
-        setattr(rundir, name, stamps.timer(name, getattr(rundir, name)))
+        setattr(run_directory, name, stamps.timer(name, getattr(run_directory, name)))
     validation_pass.evaluate = stamps.interval("validation_pass", validation_pass.evaluate)
 
     class CompiledFunctionTimer(keras.callbacks.Callback):
@@ -226,7 +227,7 @@ def main():
     stamps = Stamps()
     instrument(stamps)
     experiment = spec.load(args.experiment, args.size)
-    runs = sweep.final_stage(experiment, {}, max(experiment.seeds, args.runs + 1), None)
+    runs = planning.final_stage(experiment, {}, max(experiment.seeds, args.runs + 1), None)
     for item in args.set:
         key, value = item.split("=", 1)
         runs = [run for run in runs if str(run.config[key]) == value]

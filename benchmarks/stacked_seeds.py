@@ -1,4 +1,4 @@
-"""Seeds in one graph (experiments/stacked.py) against separate runs: updates per second.
+"""Seeds in one graph (experiments/engine/stacked.py) against separate runs: updates per second.
 
     python benchmarks/stacked_seeds.py [--epochs 4] [--repeats 2] [--members 8,32] [--separate 8]
 
@@ -24,13 +24,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from experiments.quiet import import_tensorflow_quietly
+from experiments.engine.quiet import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 import keras
 
-from experiments import stacked, training
-from experiments.settings import resolve
+from experiments.config.settings import resolve
+from experiments.engine import stacked, training
 
 TARGET = 4.0
 TARGET_MEMBERS = 8

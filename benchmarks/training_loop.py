@@ -3,8 +3,8 @@
     python benchmarks/training_loop.py [--epochs 6] [--repeats 3] [--batch-sizes 16,128]
 
 On the digits MLP 64-128-128-10 (SGD), per batch size, interleaved repeats of:
-- runner: `experiments.training.train_run` exactly as `python experiments/run.py` trains (its own
-  loop, experiments/epoch_loop.py: Keras's step, steps_per_execution steps per call on batches
+- runner: `experiments.engine.training.train_run` exactly as `python experiments/run.py` trains (its own
+  loop, experiments/engine/epoch_loop.py: Keras's step, steps_per_execution steps per call on batches
   gathered in the epoch's order, our TensorBoard callbacks at their default frequencies); time
   per update from its own `ms_per_update`, the median epoch after the first;
 - runner, no callbacks: the same loop without the logging callbacks;
@@ -32,16 +32,16 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from experiments.quiet import import_tensorflow_quietly
+from experiments.engine.quiet import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 import keras
 import numpy as np
 import tensorflow as tf
 
-from experiments import epoch_loop, training
-from experiments.models import build_mlp
-from experiments.settings import resolve
+from experiments.config.settings import resolve
+from experiments.engine import epoch_loop, training
+from experiments.engine.models import build_mlp
 
 TARGET = 1.5
 TARGET_IN_GRAPH = 2.0

@@ -9,7 +9,7 @@ Train the same network while varying one thing at a time:
     python experiments/run.py optimizers --set batch_size=64 --epochs 10 --dry-run
 
 Each run writes logs/<experiment>/<run>/ (TensorBoard events, config.json, record.json); each
-experiment writes logs/<experiment>/{runs.csv,results.csv,curves.png,report.md}. A rerun skips
+experiment writes logs/<experiment>/{runs.csv,results.csv,curves.png,reports.md}. A rerun skips
 runs already done with the same settings; --rerun trains them again.
 """
 
@@ -55,7 +55,7 @@ def build_parser():
                         help="data set: digits (default), mnist5k, mnist1d (bundled, offline), mnist, fashion_mnist, "
                         "cifar10 (downloaded once); sizes and shapes: --list-settings")
     parser.add_argument("--data", metavar="PACKAGE.MODULE:FUNCTION",
-                        help="your own data loader instead of --dataset (contract: README, experiments/plugins.py)")
+                        help="your own data loader instead of --dataset (contract: README, experiments/data/plugins.py)")
     parser.add_argument("--model", metavar="NAME",
                         help="network: mlp (default), cnn, or your own builder PACKAGE.MODULE:FUNCTION")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -81,8 +81,8 @@ def build_parser():
 def parse(argv):
     """Parses and validates everything, so bad input fails before any training starts."""
     from experiments import spec
-    from experiments.plugins import is_reference
-    from experiments.settings import parse_cli_value, validate
+    from experiments.config.settings import parse_cli_value, validate
+    from experiments.data.plugins import is_reference
 
     args = build_parser().parse_args(argv)
     overrides = {}
@@ -136,7 +136,7 @@ def parse(argv):
 
 
 def runner_options(args):
-    from experiments.options import ClusterOptions, RunnerOptions
+    from experiments.config.options import ClusterOptions, RunnerOptions
 
     cluster = ClusterOptions(args.ray, cpus=args.ray_cpus, gpus=args.ray_gpus) if args.ray else None
     return RunnerOptions(
@@ -159,7 +159,7 @@ def _check_cluster_arguments(args):
     if not args.ray_gpus >= 0:
         raise UsageError(f"--ray-gpus must be >= 0; got {args.ray_gpus:g}")
     if not (args.dry_run or args.list or args.list_settings):
-        from experiments.cluster import ClusterError, import_ray
+        from experiments.sweeps.ray_pool import ClusterError, import_ray
 
         try:
             import_ray()
@@ -184,7 +184,7 @@ def _varied_values(experiment, name):
     if name in experiment.search:
         (distribution, values), = experiment.search[name].items()
         return f"a random search ({distribution} {values})"
-    from experiments.settings import SETTINGS
+    from experiments.config.settings import SETTINGS
 
     values = list(experiment.vary.get(name, [])) + list(experiment.tune.get(name, []))
     held = experiment.fixed.get(name, SETTINGS[name].default)  # what an arm without it uses
@@ -192,14 +192,14 @@ def _varied_values(experiment, name):
     return ", ".join(str(value) for value in dict.fromkeys(values))
 def _used_values(name, overrides, experiments):
     """Every value of setting `name` the runs may use: the override, else the experiments' own."""
-    from experiments import kinds
-    from experiments.settings import SETTINGS
+    from experiments.config.settings import SETTINGS
+    from experiments.kinds import registry
 
     if name in overrides:
         return {overrides[name]}
     values = set()
     for experiment in experiments:
-        if experiment.kind != kinds.MLP:
+        if experiment.kind != registry.MLP:
             continue
         values.add(experiment.fixed.get(name, SETTINGS[name].default))
         values.update(experiment.vary.get(name, []))
@@ -210,21 +210,21 @@ def _used_values(name, overrides, experiments):
 def _check_plugins(overrides, experiments):
     """A user's loader is called and its arrays checked, a user's builder built and run on two
     examples of each data set it will see: a wrong one fails here, in one line."""
-    from experiments import data, plugins
-    from experiments.settings import resolve
+    from experiments.config.settings import resolve
+    from experiments.data import datasets, plugins
 
-    datasets = _used_values("dataset", overrides, experiments)
+    dataset_names = _used_values("dataset", overrides, experiments)
     builders = [m for m in _used_values("model", overrides, experiments) if plugins.is_reference(m)]
     try:
-        for name in datasets:
+        for name in dataset_names:
             if plugins.is_reference(name):
-                data.load_raw(name)
+                datasets.load_raw(name)
         for builder in builders:
             config = resolve({k: v for k, v in overrides.items() if k != "dataset"})
-            for name in datasets:
-                if name in data.DOWNLOADED_DATASETS:
+            for name in dataset_names:
+                if name in datasets.DOWNLOADED_DATASETS:
                     _check_dataset_available(name)
-                raw = data.load_raw(name)
+                raw = datasets.load_raw(name)
                 plugins.check_model(builder, raw.input_shape, raw.num_classes, config)
     except plugins.PluginError as error:
         raise UsageError(str(error)) from None
@@ -232,12 +232,12 @@ def _check_plugins(overrides, experiments):
 
 def _check_dataset_available(name):
     """A data set that needs a download fails here, once, not in every run."""
-    from experiments import data
+    from experiments.data import datasets
 
-    if name in data.DOWNLOADED_DATASETS:  # the bundled ones need nothing; a user's loader: _check_plugins
+    if name in datasets.DOWNLOADED_DATASETS:  # the bundled ones need nothing; a user's loader: _check_plugins
         try:
-            data.load_raw(name)
-        except data.DatasetUnavailableError as error:
+            datasets.load_raw(name)
+        except datasets.DatasetUnavailableError as error:
             raise UsageError(str(error)) from None
 
 
@@ -258,11 +258,11 @@ def list_experiments(experiments, out):
 
 
 def list_settings(out):
-    from experiments.settings import SETTINGS
+    from experiments.config.settings import SETTINGS
 
     for name, setting in SETTINGS.items():
         print(f"{name:<26} {setting.default!r:<14} {setting.describe_range():<40} {setting.help}", file=out)
-    from experiments.data import DESCRIPTIONS
+    from experiments.data.datasets import DESCRIPTIONS
 
     print("\nData sets (--dataset NAME; or your own loader: --data package.module:function):", file=out)
     for name, (split, shape, what) in DESCRIPTIONS.items():
@@ -271,9 +271,9 @@ def list_settings(out):
 
 def main(argv=None, out=None):
     out = out or sys.stdout
-    from experiments.cluster import ClusterError
-    from experiments.settings import SettingError
+    from experiments.config.settings import SettingError
     from experiments.spec import SpecError
+    from experiments.sweeps.ray_pool import ClusterError
 
     try:
         args, overrides, experiments = parse(sys.argv[1:] if argv is None else argv)
@@ -299,8 +299,9 @@ def main(argv=None, out=None):
             print(f"run.py: error: {error}", file=sys.stderr)
             return 2
     if args.report and status == 0:
-        from experiments import report, spec
+        from experiments import spec
+        from experiments.report import reports
 
-        path = report.build(args.logdir, args.specs_dir or spec.SPECS_DIR)
+        path = reports.build(args.logdir, args.specs_dir or spec.SPECS_DIR)
         print(f"Report: {path}", file=out)
     return status

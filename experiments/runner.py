@@ -6,8 +6,13 @@ import time
 
 import pandas as pd
 
-from experiments import claims, data, files, findings, hparams_groups, kind_runs, kinds, outcomes, report, results, sweep
-
+from experiments.data import datasets
+from experiments.engine import outcomes
+from experiments.evidence import claims, findings
+from experiments.kinds import registry, training_runs
+from experiments.outputs import files, hparams_sessions, run_tables
+from experiments.report import reports
+from experiments.sweeps import planning
 
 KIND_DONE_FILE = "kind_done.json"  # what a finished experiment of another kind was asked
 
@@ -17,14 +22,14 @@ def make_pool(options, backend=None):
     `backend`: None is KERAS_BACKEND, else TensorFlow); with `stack_seeds`, each configuration's
     seeds as one stacked model on the local ones."""
     if options.cluster:
-        from experiments import cluster
+        from experiments.sweeps import ray_pool
 
-        return cluster.make_pool(options.cluster, verbose=options.verbose)
-    from experiments import workers
+        return ray_pool.make_pool(options.cluster, verbose=options.verbose)
+    from experiments.sweeps import workers
 
     pool = workers.make_pool(options.jobs, verbose=options.verbose, backend=backend)
     if options.stack_seeds:
-        from experiments.stacked_pool import StackedPool
+        from experiments.sweeps.stacked_pool import StackedPool
 
         return StackedPool(pool)
     return pool
@@ -40,7 +45,7 @@ def run_experiments(experiments, overrides, options, out):
 
     pool = make_pool(options, backend=overrides.get("backend"))
     started = time.monotonic()
-    progress = sweep.Progress(0, out)
+    progress = planning.Progress(0, out)
     tables = {}
     try:
         for experiment in experiments:
@@ -57,8 +62,8 @@ def run_experiments(experiments, overrides, options, out):
         if table is None:
             continue
         print(f"\n== {name} ==\n{table.to_string(index=False)}", file=out)
-    where = data.experiment_parent(options.logdir, overrides.get("dataset", data.DEFAULT_DATASET))
-    print(f"\nLogs, tables (results.csv), figures (*.png) and reports (report.md) are in {where}/<experiment>/.",
+    where = datasets.experiment_parent(options.logdir, overrides.get("dataset", datasets.DEFAULT_DATASET))
+    print(f"\nLogs, tables (run_tables.csv), figures (*.png) and reports (reports.md) are in {where}/<experiment>/.",
           file=out)
     shown = os.path.relpath(options.logdir) if os.path.abspath(options.logdir).startswith(os.getcwd()) else options.logdir
     print(f"Look at the runs with:  tensorboard --logdir {shown}", file=out)
@@ -72,11 +77,11 @@ def _seeds(experiment, options):
 def dry_run(experiment, overrides, options, out):
     seeds = _seeds(experiment, options)
     print(f"{experiment.name}: {experiment.question}", file=out)
-    if experiment.kind != kinds.MLP:
+    if experiment.kind != registry.MLP:
         params = ", ".join(f"{k}={v}" for k, v in experiment.params.items())
         print(f"  one {experiment.kind} experiment, {seeds} seed(s): {params}", file=out)
         return
-    first = sweep.first_stage(experiment, overrides)
+    first = planning.first_stage(experiment, overrides)
     if first:
         for run in first:
             print(f"  {run.stage:<6} {run.run_id}", file=out)
@@ -88,32 +93,32 @@ def dry_run(experiment, overrides, options, out):
         else:
             print(f"  then the best {experiment.search['top']} trial(s) on {seeds} seed(s)", file=out)
     else:
-        for run in sweep.final_stage(experiment, overrides, seeds, None):
+        for run in planning.final_stage(experiment, overrides, seeds, None):
             print(f"  {run.run_id}", file=out)
 
 
 def run_other_kind(experiment, overrides, options, out, pool=None):
-    """Experiments of another kind (experiments/kinds.py): 2-D surfaces, deep linear networks,
+    """Experiments of another kind (experiments/kinds/registry.py): 2-D surfaces, deep linear networks,
     random searches, ... Those whose runs take the command line's data set go under its
     directory; the others have their own data and are run once, on the default location."""
     seeds = _seeds(experiment, options)
-    dataset = overrides.get("dataset", data.DEFAULT_DATASET)
-    if not kinds.KINDS[experiment.kind].takes_data:
-        if dataset != data.DEFAULT_DATASET:
+    dataset = overrides.get("dataset", datasets.DEFAULT_DATASET)
+    if not registry.KINDS[experiment.kind].takes_data:
+        if dataset != datasets.DEFAULT_DATASET:
             print(f"[{experiment.name}] has its own data, not --dataset {dataset}: its results in "
                   f"{os.path.join(options.logdir, experiment.name)} hold for every data set; not run here", file=out)
             return None
         dataset = "digits"
-    exp_dir = sweep.experiment_dir(options.logdir, experiment.name, dataset)
+    exp_dir = planning.experiment_dir(options.logdir, experiment.name, dataset)
     os.makedirs(exp_dir, exist_ok=True)
     # Like a run's record: what the kind was asked, saved last, so a finished kind is not redone.
     done_path = os.path.join(exp_dir, KIND_DONE_FILE)
     asked = {
         "kind": experiment.kind, "params": experiment.params, "seeds": seeds,
         "claims": [dataclasses.asdict(c) for c in experiment.claims],
-        "overrides": {k: v for k, v in overrides.items() if k in kind_runs.DATA_SETTINGS},
+        "overrides": {k: v for k, v in overrides.items() if k in training_runs.DATA_SETTINGS},
     }  # fmt: skip
-    table_path = os.path.join(exp_dir, "results.csv")
+    table_path = os.path.join(exp_dir, "run_tables.csv")
     if not options.rerun and files.read_json(done_path) == asked and os.path.exists(table_path) and findings.load(exp_dir):
         print(f"[{experiment.name}] done before, skipped (--rerun to redo)", file=out, flush=True)
         return pd.read_csv(table_path)
@@ -121,37 +126,37 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
     print(f"[{experiment.name}] {experiment.description} ...", file=out, flush=True)
     # The kind computes in this process (its training runs go to the pool): TensorFlow without
     # its start-up notices, which the kinds' own imports would print.
-    from experiments.quiet import import_tensorflow_quietly
+    from experiments.engine.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    with kind_runs.using(pool, overrides):  # the kind's training runs go to the sweep's workers
-        result = kinds.run(experiment.kind, experiment.params, seeds, exp_dir)
-    files.write_csv_atomic(os.path.join(exp_dir, "results.csv"), result.table)
+    with training_runs.using(pool, overrides):  # the kind's training runs go to the sweep's workers
+        result = registry.run(experiment.kind, experiment.params, seeds, exp_dir)
+    files.write_csv_atomic(os.path.join(exp_dir, "run_tables.csv"), result.table)
     found = [*result.findings, *(claims.evaluate(c, experiment, [], result.measurements, dataset=dataset) for c in experiment.claims)]
     for finding in result.findings:
         finding.dataset = dataset
     findings.save(exp_dir, experiment, found, seeds, len(result.table), result.figures, dataset=dataset)
-    report.write_experiment_report(experiment, exp_dir, result.table, found, seeds, [], result.figures, time.monotonic() - started)
+    reports.write_experiment_report(experiment, exp_dir, result.table, found, seeds, [], result.figures, time.monotonic() - started)
     files.write_json_atomic(done_path, asked)
     print(f"[{experiment.name}] done in {time.monotonic() - started:.1f}s", file=out, flush=True)
     return result.table
 
 
 def run_one(experiment, overrides, options, pool, progress, out):
-    if experiment.kind != kinds.MLP:
+    if experiment.kind != registry.MLP:
         return run_other_kind(experiment, overrides, options, out, pool)
     seeds = _seeds(experiment, options)
-    first = sweep.first_stage(experiment, overrides)
+    first = planning.first_stage(experiment, overrides)
     if first:
         progress.add_total(len(first))
-        first_records = sweep.execute(first, options.logdir, pool, progress, options.rerun)
+        first_records = planning.execute(first, options.logdir, pool, progress, options.rerun)
     else:
         first_records = None
-    final = sweep.final_stage(experiment, overrides, seeds, first_records)
+    final = planning.final_stage(experiment, overrides, seeds, first_records)
     # Seed-0 runs that the first stage already trained are reused, not counted twice.
     known = {r["run_id"] for r in first_records or []}
     progress.add_total(sum(run.run_id not in known for run in final))
-    final_records = sweep.execute([r for r in final if r.run_id not in known], options.logdir, pool, progress, options.rerun)
+    final_records = planning.execute([r for r in final if r.run_id not in known], options.logdir, pool, progress, options.rerun)
     by_id = {r["run_id"]: r for r in first_records or []}
     for run in final:
         if run.run_id in by_id:
@@ -162,12 +167,12 @@ def run_one(experiment, overrides, options, pool, progress, out):
     records = [outcomes.with_outcome(r) for r in by_id.values()]
 
     datasets = {run.config["dataset"] for run in final}
-    dataset = datasets.pop() if len(datasets) == 1 else data.DEFAULT_DATASET
-    exp_dir = sweep.experiment_dir(options.logdir, experiment.name, dataset)
-    runs, summary = results.write_experiment_outputs(experiment, records, exp_dir)
-    hparams_groups.write_session_groups(exp_dir, records)  # seeds aggregated per configuration
+    dataset = datasets.pop() if len(datasets) == 1 else datasets.DEFAULT_DATASET
+    exp_dir = planning.experiment_dir(options.logdir, experiment.name, dataset)
+    runs, summary = run_tables.write_experiment_outputs(experiment, records, exp_dir)
+    hparams_sessions.write_session_groups(exp_dir, records)  # seeds aggregated per configuration
     found = [claims.evaluate(c, experiment, records, dataset=dataset) for c in experiment.claims]
-    table = results.display_table(summary[summary.group.isin({r.group for r in final})], experiment.varied_settings)
+    table = run_tables.display_table(summary[summary.group.isin({r.group for r in final})], experiment.varied_settings)
     findings.save(exp_dir, experiment, found, seeds, len(records), dataset=dataset)
-    report.write_experiment_report(experiment, exp_dir, table, found, seeds, records)
+    reports.write_experiment_report(experiment, exp_dir, table, found, seeds, records)
     return table

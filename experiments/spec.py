@@ -6,9 +6,9 @@ A file names what the study compares and what it holds fixed:
     question = "what the experiment asks; the report answers it"
     seeds = 3                      # seeds per configuration
     tune_seeds = 1                 # seeds [tune] runs each value on; the best mean wins
-    model = "mypackage.models:build"  # a user's builder / loader (experiments/plugins.py),
+    model = "mypackage.models:build"  # a user's builder / loader (experiments/data/plugins.py),
     data = "mypackage.data:load"      # like --model / --data: [fixed] model / dataset
-    [fixed]                        # settings held fixed (experiments/settings.py)
+    [fixed]                        # settings held fixed (experiments/config/settings.py)
     optimizer = "sgd"
     [vary]                         # scientific settings: every combination is a configuration
     batch_size = [8, 32, "full"]
@@ -22,7 +22,7 @@ A file names what the study compares and what it holds fixed:
     top = 3                        # re-run the best `top` trials over all seeds
     learning_rate = { log_uniform = [1e-4, 1.0] }
     batch_size = { choice = [16, 32, 64] }
-    [[claims]]                     # the notes' claims these runs test: experiments/claims.py
+    [[claims]]                     # the notes' claims these runs test: experiments/evidence/claims.py
     id = "momentum-faster-tuned"
     claim = "..."
     test = "difference"
@@ -37,7 +37,7 @@ configuration; 6 where per-seed values are discrete or skewed, as the sign test'
 its verdicts may be inconclusive where the default's are not, never the opposite. `full` is an
 old name for the default size.
 
-Unknown keys are errors, not silently ignored; `[params]` of other kinds (experiments/kinds.py)
+Unknown keys are errors, not silently ignored; `[params]` of other kinds (experiments/kinds/registry.py)
 and `[[claims]]` are checked here too, so a bad value exits 2 before anything runs.
 """
 
@@ -49,8 +49,9 @@ import os
 import numpy as np
 import tomllib
 
-from experiments import claims, kinds
-from experiments.settings import SETTINGS, SettingError, validate
+from experiments.config.settings import SETTINGS, SettingError, validate
+from experiments.evidence import claims
+from experiments.kinds import registry
 
 SPECS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "specs")
 SIZES = ("default", "quick")
@@ -60,7 +61,7 @@ TOP_LEVEL_KEYS = {
     "kind", "params", "claims",
 }  # fmt: skip
 # A user's own builder / loader for every run: `model = "pkg.mod:build"`, `data = "pkg.mod:load"`
-# (experiments/plugins.py), the same as `--model` / `--data`; shorthand for [fixed] model / dataset.
+# (experiments/data/plugins.py), the same as `--model` / `--data`; shorthand for [fixed] model / dataset.
 PLUGIN_KEYS = {"model": "model", "data": "dataset"}
 TOP_LEVEL_KEYS |= set(PLUGIN_KEYS)
 SIZED_KEYS = {"seeds", "fixed", "vary", "tune", "tune_seeds", "search", "params"}
@@ -87,7 +88,7 @@ class Experiment:
     kind: str = "mlp"
     tune_seeds: int = 1  # seeds the [tune] stage runs each value on; the best mean wins
     params: dict = dataclasses.field(default_factory=dict)
-    claims: list = dataclasses.field(default_factory=list)  # experiments.claims.Claim
+    claims: list = dataclasses.field(default_factory=list)  # experiments.evidence.claims.Claim
 
     @property
     def varied_settings(self):
@@ -164,10 +165,10 @@ def parse(name, raw, size="default", where="<experiment>"):
     overlap = set(fixed) & (set(vary) | set(tune) | set(search))
     if overlap:
         fail(f"setting(s) {sorted(overlap)} both fixed and varied")
-    kind = merged.get("kind", kinds.MLP)
-    if kind not in kinds.NAMES:
-        fail(f"`kind` must be one of {sorted(kinds.NAMES)}; got {kind!r}")
-    params = kinds.resolve_params(kind, merged.get("params", {}), fail)
+    kind = merged.get("kind", registry.MLP)
+    if kind not in registry.NAMES:
+        fail(f"`kind` must be one of {sorted(registry.NAMES)}; got {kind!r}")
+    params = registry.resolve_params(kind, merged.get("params", {}), fail)
     try:
         declared = claims.parse(merged.get("claims", []), where, validate)
     except (claims.ClaimError, SettingError) as error:

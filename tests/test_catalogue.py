@@ -1,9 +1,10 @@
-"""Every claim of the notes (experiments/catalogue.toml) is tested by some experiment, and reaches
+"""Every claim of the notes (experiments/report/catalogue.toml) is tested by some experiment, and reaches
 claims.json and REPORT.md after `--report` on a tiny run of everything."""
 
 import json
 
-from experiments import catalogue, cli, report, spec
+from experiments import cli, spec
+from experiments.report import catalogue, reports
 
 
 def test_every_catalogue_claim_is_tested_by_an_experiment():
@@ -24,8 +25,8 @@ def test_a_tiny_run_of_everything_reports_every_catalogue_claim(tmp_path, capsys
     argv = ["--all", "--size", "quick", "--seeds", "1", "--set", "limit=150", "--logdir", str(logdir)]
     assert cli.main(argv) == 0
     assert cli.main(["--report", "--logdir", str(logdir)]) == 0
-    entries = json.loads((logdir / report.CLAIMS_FILE).read_text())
-    report.validate_entries(entries)
+    entries = json.loads((logdir / reports.CLAIMS_FILE).read_text())
+    reports.validate_entries(entries)
     assert {e.id for e in catalogue.load()} <= {e["id"] for e in entries}
-    text = (logdir / report.REPORT_FILE).read_text()
+    text = (logdir / reports.REPORT_FILE).read_text()
     assert "without a verdict yet" not in text and "Not run yet" not in text

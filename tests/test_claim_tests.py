@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tomllib
 
-from experiments import claims, spec
+from experiments import spec
+from experiments.evidence import claims
 
 RATES_SPEC = """
     description = "d"

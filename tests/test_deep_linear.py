@@ -9,9 +9,10 @@ import pytest
 import tensorflow as tf
 from test_surfaces import image_tags
 
-from experiments import deep_linear, spec
-from experiments.deep_linear import deep_linear_model, deep_network, layer_statistics, linear_norms
-from experiments.findings import VERDICTS
+from experiments import spec
+from experiments.evidence.findings import VERDICTS
+from experiments.kinds import deep_linear
+from experiments.kinds.deep_linear import deep_linear_model, deep_network, layer_statistics, linear_norms
 
 DEPTH = 12
 BATCH = np.array([[0.6, 0.8], [-1.0, 0.5], [0.3, -2.0]], np.float32)

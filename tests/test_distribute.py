@@ -9,19 +9,19 @@ import textwrap
 
 import pytest
 
-from experiments.settings import SettingError, resolve
+from experiments.config.settings import SettingError, resolve
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = textwrap.dedent("""
     import json, sys, tempfile
-    from experiments.quiet import import_tensorflow_quietly
+    from experiments.engine.quiet import import_tensorflow_quietly
     import_tensorflow_quietly()
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from experiments.settings import resolve
-    from experiments.training import train_run
+    from experiments.config.settings import resolve
+    from experiments.engine.training import train_run
     with_callbacks = sys.argv[1] == "with-callbacks"
     records = {}
     for distribute in sys.argv[2:]:

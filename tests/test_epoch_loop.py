@@ -1,4 +1,4 @@
-"""The runner's own loop (experiments/epoch_loop.py) gives Keras's `fit` numbers bit for bit:
+"""The runner's own loop (experiments/engine/epoch_loop.py) gives Keras's `fit` numbers bit for bit:
 every metric, history value and callback output, for each optimizer, with batch normalization,
 with schedules, fixed orders, shorter last groups of steps, XLA, after divergence. Its callbacks
 see the calls `fit` makes; one trace of a model's steps serves all its runs; the orders kept
@@ -10,8 +10,9 @@ import keras
 import numpy as np
 import pytest
 
-from experiments import data, data_order, epoch_loop, training
-from experiments.settings import resolve
+from experiments.config.settings import resolve
+from experiments.data import datasets, shuffling
+from experiments.engine import epoch_loop, training
 from tests.test_run_cache import CASES, TINY, assert_same_outputs, numbers_of
 
 LOOP_CASES = {
@@ -93,7 +94,7 @@ def _model(steps_per_execution):
 def _small_dataset():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(29, 4)).astype(np.float32)
-    return data.Dataset("small", x, (x[:, 0] > 0).astype(np.int32), x[:4], np.zeros(4, np.int32), 3)
+    return datasets.Dataset("small", x, (x[:, 0] > 0).astype(np.int32), x[:4], np.zeros(4, np.int32), 3)
 
 
 @pytest.mark.parametrize("stop_at", [None, (1, 5)], ids=["whole run", "stopped in epoch 1"])
@@ -171,9 +172,9 @@ def test_a_retraced_train_function_takes_effect_at_the_next_call():
 
 
 def test_one_trace_of_a_models_steps_serves_every_run(tmp_path, monkeypatch):
-    from experiments import run_cache
+    from experiments.engine import compiled_models
 
-    monkeypatch.setattr(training, "COMPILED_MODELS", run_cache.CompiledModels())
+    monkeypatch.setattr(training, "COMPILED_MODELS", compiled_models.CompiledModels())
     settings = {**TINY, "optimizer": "sgd", "learning_rate": 0.05}
     runs = [{"seed": 1}, {"seed": 2, "batch_size": 16}, {"seed": 3, "shuffle": "sorted", "epochs": 1}]
     models = set()
@@ -208,21 +209,21 @@ def test_a_new_compilation_gets_new_steps():
 def test_kept_orders_are_those_drawn_afresh(monkeypatch):
     import tensorflow as tf
 
-    monkeypatch.setattr(data_order, "_TENSORFLOW_ORDERS", {})
+    monkeypatch.setattr(shuffling, "_TENSORFLOW_ORDERS", {})
     # Room for five orders of 40 examples: drawing more drops the least recently used seeds'.
-    monkeypatch.setattr(data_order, "_ORDERS_KEPT_BYTES", 5 * 40 * 8)
+    monkeypatch.setattr(shuffling, "_ORDERS_KEPT_BYTES", 5 * 40 * 8)
     tf.random.set_seed(3)
-    kept = {seed: [order.numpy() for order in data_order.shuffled_orders(40, seed, 2)] for seed in (1, 2, 3)}
-    assert len(data_order._TENSORFLOW_ORDERS) == 2  # seed 1's were dropped
+    kept = {seed: [order.numpy() for order in shuffling.shuffled_orders(40, seed, 2)] for seed in (1, 2, 3)}
+    assert len(shuffling._TENSORFLOW_ORDERS) == 2  # seed 1's were dropped
     assert not np.array_equal(kept[1][0], kept[1][1])  # reshuffled each epoch
     assert sorted(kept[1][1].tolist()) == list(range(40))
     tf.random.set_seed(3)
-    longer = data_order.shuffled_orders(40, 2, 3)  # more epochs than kept: drawn again
-    assert len(longer) == 3 and len(data_order.shuffled_orders(40, 2, 1)) == 3
+    longer = shuffling.shuffled_orders(40, 2, 3)  # more epochs than kept: drawn again
+    assert len(longer) == 3 and len(shuffling.shuffled_orders(40, 2, 1)) == 3
     for seed, orders in kept.items():
-        monkeypatch.setattr(data_order, "_TENSORFLOW_ORDERS", {})
+        monkeypatch.setattr(shuffling, "_TENSORFLOW_ORDERS", {})
         tf.random.set_seed(3)
-        for kept_order, fresh in zip(orders, data_order.shuffled_orders(40, seed, 2)):
+        for kept_order, fresh in zip(orders, shuffling.shuffled_orders(40, seed, 2)):
             np.testing.assert_array_equal(kept_order, fresh.numpy())
         tf.random.set_seed(3)
-        np.testing.assert_array_equal(data_order.shuffled_orders(40, seed, 3)[1].numpy(), orders[1])
+        np.testing.assert_array_equal(shuffling.shuffled_orders(40, seed, 3)[1].numpy(), orders[1])

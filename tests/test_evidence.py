@@ -9,15 +9,18 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments import claims, cli, evidence, outcomes, report, spec
-from experiments.findings import Finding
+from experiments import cli, spec
+from experiments.engine import outcomes
+from experiments.evidence import claims, decision
+from experiments.evidence.findings import Finding
+from experiments.report import reports
 
 # Five paired differences: mean 0.5, sd 0.1581 (sum of squares 0.1), t(0.975, 4) = 2.7764.
 DIFFERENCES = [0.3, 0.5, 0.6, 0.4, 0.7]
 
 
 def test_paired_t_interval_by_hand():
-    effect, (low, high), method = evidence.interval(DIFFERENCES)
+    effect, (low, high), method = decision.interval(DIFFERENCES)
     half = 2.7764451051977987 * math.sqrt(0.1 / 4) / math.sqrt(5)
     assert method == "t"
     assert effect == pytest.approx(0.5)
@@ -29,12 +32,12 @@ def test_skewed_differences_get_a_bootstrap_interval():
     # Twelve differences, one far outlier: Shapiro-Wilk rejects normality, n >= 10 -> BCa bootstrap.
     d = [0.1, 0.12, 0.09, 0.11, 0.1, 0.13, 0.08, 0.1, 0.12, 0.11, 0.09, 3.0]
     assert stats.shapiro(d).pvalue < 0.05
-    effect, (low, high), method = evidence.interval(d)
+    effect, (low, high), method = decision.interval(d)
     assert method == "bootstrap"
     assert effect == pytest.approx(np.mean(d))
     assert low < effect < high
     # The same call gives the same interval (fixed resampling seed).
-    assert evidence.interval(d)[1] == (low, high)
+    assert decision.interval(d)[1] == (low, high)
     reference = stats.bootstrap((np.array(d),), np.mean, confidence_level=0.95, n_resamples=9999,
                                 method="BCa", random_state=np.random.default_rng(0)).confidence_interval
     assert (low, high) == pytest.approx((reference.low, reference.high))
@@ -44,10 +47,10 @@ def test_sign_test_interval_of_the_median_by_hand():
     # n = 8: P(B <= 0) = 1/256, P(B <= 1) = 9/256; 2 * 9/256 = 0.0703 > 0.05, so k = 1:
     # the interval is (smallest, largest), coverage 1 - 2/256.
     d = [5.0, 0.1, 0.2, 0.15, 0.12, 0.18, 0.11, 0.14]
-    assert evidence.median_interval(d) == (0.1, 5.0)
+    assert decision.median_interval(d) == (0.1, 5.0)
     # n = 5: even (min, max) covers only 1 - 2/32 = 0.9375 < 0.95: no finite interval.
-    assert evidence.median_interval([1, 2, 3, 4, 50]) == (-math.inf, math.inf)
-    effect, ci, method = evidence.interval(d)
+    assert decision.median_interval([1, 2, 3, 4, 50]) == (-math.inf, math.inf)
+    effect, ci, method = decision.interval(d)
     assert method == "sign" and effect == pytest.approx(np.median(d)) and ci == (0.1, 5.0)
 
 
@@ -65,7 +68,7 @@ def test_sign_test_interval_of_the_median_by_hand():
     ],
 )
 def test_each_verdict_is_reached(differences, direction, margin, verdict):
-    result = evidence.decide(differences, direction, margin)
+    result = decision.decide(differences, direction, margin)
     assert result.verdict == verdict
     if differences:
         assert result.n == len(differences) and result.ci[0] <= result.effect <= result.ci[1]
@@ -73,7 +76,7 @@ def test_each_verdict_is_reached(differences, direction, margin, verdict):
 
 def test_inconclusive_says_how_many_seeds_would_settle_it():
     d = [0.5, -0.4, 0.3, -0.2, 0.1]  # mean 0.06, sd 0.358
-    result = evidence.decide(d, "greater", 0.0)
+    result = decision.decide(d, "greater", 0.0)
     sd = np.std(d, ddof=1)
     n = result.needed_n
     assert stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n) < 0.06  # at n the interval excludes 0
@@ -84,8 +87,8 @@ def test_inconclusive_says_how_many_seeds_would_settle_it():
 def test_pairing_refuses_arms_that_do_not_share_the_data():
     a = {0: {"config": {"seed": 0, "dataset": "digits", "limit": None}}}
     b = {0: {"config": {"seed": 0, "dataset": "mnist", "limit": None}}}
-    with pytest.raises(evidence.PairingError, match="dataset"):
-        evidence.pair(a, b)
+    with pytest.raises(decision.PairingError, match="dataset"):
+        decision.pair(a, b)
 
 
 def _record(accuracy, losses, status="ok", initial=2.3, margin=0.1):
@@ -183,7 +186,7 @@ def test_claims_json_schema_and_forest_plot(tmp_path):
                 n=5, metric="val_loss at the end of training", experiment="tiny"),
         Finding("a quantity", "measured", "numbers", id="q", effect=math.inf, ci=[None, None], n=5, metric="m"),
     ]
-    from experiments import findings
+    from experiments.evidence import findings
 
     findings.save(str(tmp_path / "tiny"), experiment, found, 5, 10)
     specs = tmp_path / "specs"
@@ -192,7 +195,7 @@ def test_claims_json_schema_and_forest_plot(tmp_path):
     assert cli.main(["--report", "--logdir", str(tmp_path), "--specs-dir", str(specs)]) == 0
     text = (tmp_path / "claims.json").read_text()
     entries = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-strict JSON: {name}"))
-    report.validate_entries(entries)
+    reports.validate_entries(entries)
     assert [e["id"] for e in entries] == ["lr-x", "q"]
     assert entries[0] == {
         "id": "lr-x", "claim": "0.1 ends lower", "source": ["001"], "verdict": "supported", "effect": -0.7,
@@ -235,7 +238,7 @@ def test_every_shipped_claim_has_a_catalogue_id_and_source():
 
 
 def test_learning_curves_keep_the_range_of_the_runs_that_learned(tmp_path):
-    from experiments import figures
+    from experiments.outputs import figures
 
     learned = np.array([2.0, 1.0, 0.5])
     limits = figures.learned_range([learned])
@@ -256,7 +259,7 @@ def test_learning_curves_keep_the_range_of_the_runs_that_learned(tmp_path):
 
 
 def test_kinds_registry_checks_params_by_type_and_range():
-    from experiments import kinds
+    from experiments.kinds import registry
 
     messages = []
 
@@ -265,21 +268,21 @@ def test_kinds_registry_checks_params_by_type_and_range():
         raise spec.SpecError(message)
 
     with pytest.raises(spec.SpecError):
-        kinds.resolve_params("surfaces", {"steps": "many"}, fail)
+        registry.resolve_params("surfaces", {"steps": "many"}, fail)
     with pytest.raises(spec.SpecError):
-        kinds.resolve_params("deep_linear", {"depth": 1}, fail)
+        registry.resolve_params("deep_linear", {"depth": 1}, fail)
     with pytest.raises(spec.SpecError):
-        kinds.resolve_params("deep_linear", {"colour": 1}, fail)
+        registry.resolve_params("deep_linear", {"colour": 1}, fail)
     assert messages == [
         "params.steps must be a int like 2000; got 'many'",
         "params.depth must be >= 2; got 1",
-        f"unknown params ['colour'] for kind 'deep_linear'; allowed: {sorted(kinds.KINDS['deep_linear'].parameters)}",
+        f"unknown params ['colour'] for kind 'deep_linear'; allowed: {sorted(registry.KINDS['deep_linear'].parameters)}",
     ]
-    assert kinds.resolve_params("surfaces", {"steps": 300}, fail)["steps"] == 300
+    assert registry.resolve_params("surfaces", {"steps": 300}, fail)["steps"] == 300
 
 
 def test_report_gets_a_column_per_data_set_and_names_disagreements(tmp_path):
-    from experiments import findings
+    from experiments.evidence import findings
 
     experiment = _experiment(SPEC)
     for dataset, verdict, directory in (("digits", "supported", tmp_path / "tiny"),
@@ -290,7 +293,7 @@ def test_report_gets_a_column_per_data_set_and_names_disagreements(tmp_path):
     specs = tmp_path / "specs"
     specs.mkdir()
     (specs / "tiny.toml").write_text(textwrap.dedent(SPEC))
-    report.build(str(tmp_path), str(specs))
+    reports.build(str(tmp_path), str(specs))
     entries = json.loads((tmp_path / "claims.json").read_text())
     assert sorted((e["id"], e["dataset"], e["verdict"]) for e in entries) == [
         ("lr-x", "digits", "supported"), ("lr-x", "mnist", "contradicted")]
@@ -301,6 +304,6 @@ def test_report_gets_a_column_per_data_set_and_names_disagreements(tmp_path):
 
 def test_two_seeds_that_agree_decide_nothing():
     # The quick size's 2 seeds once called batch normalization "no effect" where 5 seeds found +1 decade.
-    result = evidence.decide([0.0, 0.0], "greater", 0.25)
+    result = decision.decide([0.0, 0.0], "greater", 0.25)
     assert result.verdict == "inconclusive" and result.ci == (-math.inf, math.inf) and result.needed_n == 3
-    assert evidence.decide([0.5, 0.5, 0.5], "greater", 0.1).verdict == "supported"  # n = 3, no spread
+    assert decision.decide([0.5, 0.5, 0.5], "greater", 0.1).verdict == "supported"  # n = 3, no spread

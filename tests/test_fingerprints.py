@@ -4,8 +4,10 @@ first-epoch data order, and the two halves of the validation set that restarts s
 import numpy as np
 import pytest
 
-from experiments import claims, data, data_order, evidence, fingerprints, training
-from experiments.settings import resolve
+from experiments.config.settings import resolve
+from experiments.data import datasets, shuffling
+from experiments.engine import training
+from experiments.evidence import claims, decision
 
 BASE = {"epochs": 1, "limit": 160, "width": 8, "depth": 1}
 
@@ -18,33 +20,33 @@ def _train(tmp_path, name, **settings):
 def test_the_recipe_gives_the_order_the_pipeline_trains_in():
     # Each example's one feature is its own index: the batches spell out the order.
     n = 37
-    dataset = data.Dataset("indices", np.arange(n, dtype=np.float32)[:, None], np.arange(n, dtype=np.int32) % 3,
+    dataset = datasets.Dataset("indices", np.arange(n, dtype=np.float32)[:, None], np.arange(n, dtype=np.int32) % 3,
                            np.zeros((2, 1), np.float32), np.zeros(2, np.int32), 3)  # fmt: skip
-    for order in data_order.ORDERS:
+    for order in shuffling.ORDERS:
         pipeline = training.training_batches(dataset, 8, seed=5, shuffle=order)
         seen = np.concatenate([x.numpy()[:, 0] for x, _ in pipeline]).astype(int)
-        assert seen.tolist() == data_order.first_epoch_order(dataset, 5, order).tolist(), order
+        assert seen.tolist() == shuffling.first_epoch_order(dataset, 5, order).tolist(), order
     batches = training.ShuffledBatches(dataset.x_train, dataset.y_train, 8, seed=5)
     seen = np.concatenate([batches[i][0][:, 0] for i in range(len(batches))]).astype(int)
-    assert seen.tolist() == data_order.first_epoch_order(dataset, 5, "each_epoch", backend="jax").tolist()
+    assert seen.tolist() == shuffling.first_epoch_order(dataset, 5, "each_epoch", backend="jax").tolist()
 
 
 def test_kept_orders_are_those_drawn_afresh(monkeypatch):
     import tensorflow as tf
 
-    dataset = data.Dataset("small", np.zeros((50, 1), np.float32), np.zeros(50, np.int32),
+    dataset = datasets.Dataset("small", np.zeros((50, 1), np.float32), np.zeros(50, np.int32),
                            np.zeros((2, 1), np.float32), np.zeros(2, np.int32), 3)  # fmt: skip
-    monkeypatch.setattr(data_order, "_TENSORFLOW_ORDERS", {})
+    monkeypatch.setattr(shuffling, "_TENSORFLOW_ORDERS", {})
     kept = {}
     for global_seed in (1, 2, 1):  # the global seed (the run's) is part of what decides it
         tf.random.set_seed(global_seed)
-        kept[global_seed] = data_order.first_epoch_order(dataset, 5, "each_epoch")
+        kept[global_seed] = shuffling.first_epoch_order(dataset, 5, "each_epoch")
     assert not np.array_equal(kept[1], kept[2])
-    assert len(data_order._TENSORFLOW_ORDERS) == 2
+    assert len(shuffling._TENSORFLOW_ORDERS) == 2
     for global_seed in (1, 2):
-        monkeypatch.setattr(data_order, "_TENSORFLOW_ORDERS", {})
+        monkeypatch.setattr(shuffling, "_TENSORFLOW_ORDERS", {})
         tf.random.set_seed(global_seed)
-        np.testing.assert_array_equal(kept[global_seed], data_order.first_epoch_order(dataset, 5, "each_epoch"))
+        np.testing.assert_array_equal(kept[global_seed], shuffling.first_epoch_order(dataset, 5, "each_epoch"))
 
 
 def test_arms_of_one_seed_share_weights_and_order_and_seeds_differ(tmp_path):
@@ -67,15 +69,15 @@ def _paired(seed, weights="w", order="o", **config):
 
 
 def test_pairing_refuses_seeds_whose_weights_or_order_differ():
-    assert len(evidence.pair({0: _paired(0)}, {0: _paired(0)})) == 1
-    with pytest.raises(evidence.PairingError, match="initial weights"):
-        evidence.pair({0: _paired(0)}, {0: _paired(0, weights="other")})
-    with pytest.raises(evidence.PairingError, match="orders"):
-        evidence.pair({0: _paired(0)}, {0: _paired(0, order="other")})
+    assert len(decision.pair({0: _paired(0)}, {0: _paired(0)})) == 1
+    with pytest.raises(decision.PairingError, match="initial weights"):
+        decision.pair({0: _paired(0)}, {0: _paired(0, weights="other")})
+    with pytest.raises(decision.PairingError, match="orders"):
+        decision.pair({0: _paired(0)}, {0: _paired(0, order="other")})
     # Arms that vary the model or the order may differ there; records without fingerprints pass.
-    assert evidence.pair({0: _paired(0)}, {0: _paired(0, weights="other", width=16)})
-    assert evidence.pair({0: _paired(0)}, {0: _paired(0, order="other", shuffle="sorted")})
-    assert evidence.pair({0: {"config": _paired(0)["config"]}}, {0: _paired(0, weights="x")})
+    assert decision.pair({0: _paired(0)}, {0: _paired(0, weights="other", width=16)})
+    assert decision.pair({0: _paired(0)}, {0: _paired(0, order="other", shuffle="sorted")})
+    assert decision.pair({0: {"config": _paired(0)["config"]}}, {0: _paired(0, weights="x")})
 
 
 def test_a_claim_on_unpaired_arms_is_not_decided():

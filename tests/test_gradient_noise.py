@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from experiments import cli, gradient_noise
-from experiments.models import build_mlp
+from experiments import cli
+from experiments.engine.models import build_mlp
+from experiments.kinds import gradient_noise
 
 # Per-example gradients g_i = G + L z_i: Sigma = L L^T, known exactly.
 TRUE_MEAN = np.array([1.0, -2.0, 0.5, 0.0])

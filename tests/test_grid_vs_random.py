@@ -6,7 +6,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from experiments import cli, grid_vs_random
+from experiments import cli
+from experiments.kinds import grid_vs_random
 
 
 def test_grid_is_cell_midpoints_and_random_is_seeded():

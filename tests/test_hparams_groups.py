@@ -7,7 +7,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import metadata
 from tensorboard.util import tensor_util
 
-from experiments import hparams_groups
+from experiments.outputs import hparams_sessions
 
 
 def _record(group, seed, status, val_loss, lr=0.1):
@@ -36,14 +36,14 @@ def _read(directory):
 
 
 def test_one_session_per_configuration_with_mean_and_std_over_ok_seeds(tmp_path):
-    root = hparams_groups.write_session_groups(str(tmp_path), RECORDS)
+    root = hparams_sessions.write_session_groups(str(tmp_path), RECORDS)
     low = _read(f"{root}/lr=0.1")
     start = metadata.parse_session_start_info_plugin_data(
         low.PluginTagToContent(metadata.PLUGIN_NAME)[metadata.SESSION_START_INFO_TAG]
     )
     hparams = {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind")) for k, v in start.hparams.items()}
     assert hparams["learning_rate"] == pytest.approx(0.1)
-    assert hparams["optimizer"] == "sgd" and hparams["aggregate"] == hparams_groups.AGGREGATE
+    assert hparams["optimizer"] == "sgd" and hparams["aggregate"] == hparams_sessions.AGGREGATE
     assert "seed" not in hparams and "limit" not in hparams
 
     def scalar(accumulator, tag):
@@ -61,8 +61,8 @@ def test_one_session_per_configuration_with_mean_and_std_over_ok_seeds(tmp_path)
 
 
 def test_rerun_replaces_the_groups(tmp_path):
-    hparams_groups.write_session_groups(str(tmp_path), RECORDS)
-    root = hparams_groups.write_session_groups(str(tmp_path), RECORDS[:3])
+    hparams_sessions.write_session_groups(str(tmp_path), RECORDS)
+    root = hparams_sessions.write_session_groups(str(tmp_path), RECORDS[:3])
     assert sorted(p.name for p in (tmp_path / "hparams_groups").iterdir()) == ["lr=0.1"]
     assert len(list((tmp_path / "hparams_groups" / "lr=0.1").iterdir())) == 1
     assert root == str(tmp_path / "hparams_groups")

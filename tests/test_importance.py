@@ -7,7 +7,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from experiments import cli, importance
+from experiments import cli
+from experiments.kinds import importance
 
 # f(u) = 10 u0^2 + 3 u1 + 0.1 u2 on the unit cube: Var(10 u^2) = 100 (1/5 - 1/9), Var(3 u) = 9/12,
 # Var(0.1 u) = 0.01/12; additive, so the main effects explain everything.
@@ -81,7 +82,7 @@ def test_experiment_end_to_end(tmp_path):
 
 
 def test_the_rate_first_verdict_needs_the_default_numbers_of_trials_and_resamples():
-    from experiments import importance
+    from experiments.kinds import importance
 
     dims = ["learning_rate", "momentum"]
     point = np.array([0.8, 0.1])

@@ -3,7 +3,8 @@ say so, without running, where they have data of their own."""
 
 import json
 
-from experiments import cli, findings
+from experiments import cli
+from experiments.evidence import findings
 
 
 def test_a_kind_of_training_runs_trains_on_the_data_set_asked_for(tmp_path, capsys):

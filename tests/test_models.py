@@ -5,9 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-from experiments import models
-from experiments.data import Dataset
-from experiments.settings import resolve
+from experiments.config.settings import resolve
+from experiments.data.datasets import Dataset
+from experiments.engine import models
 
 
 def _dataset(input_shape, num_classes=10, n=8):
@@ -81,7 +81,7 @@ def test_cnn_rejects_examples_it_cannot_convolve():
     ],
 )
 def test_cnn_trains_on_a_few_batches_of_each_data_set(dataset, settings, tmp_path):
-    from experiments.training import train_run
+    from experiments.engine.training import train_run
 
     config = resolve({"model": "cnn", "dataset": dataset, "width": 16, "epochs": 3, "learning_rate": 3e-3, **settings})
     record = train_run(config, str(tmp_path))

@@ -8,7 +8,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from experiments import cli, numerics
+from experiments import cli
+from experiments.kinds import numerics
 
 
 def test_reference_by_hand():

@@ -7,7 +7,8 @@ import textwrap
 
 import pytest
 
-from experiments import cli, data, spec
+from experiments import cli, spec
+from experiments.data import datasets
 
 USER_MODULE = '''
 import keras
@@ -158,8 +159,8 @@ def test_a_broken_builder_in_an_experiment_file_fails_at_parse_time_too(user, ca
 
 def test_loader_data_is_scaled_like_any_data_set(user):
     name, _, _ = user
-    raw = data.load_dataset(f"{name}:load", "raw")
+    raw = datasets.load_dataset(f"{name}:load", "raw")
     assert raw.input_shape == (2, 3) and raw.num_features == 6 and raw.num_classes == 3
     assert (len(raw.x_train), len(raw.x_val), raw.name) == (60, 30, "load")
-    standard = data.load_dataset(f"{name}:load", "standardize")
+    standard = datasets.load_dataset(f"{name}:load", "standardize")
     assert abs(standard.x_train.mean(axis=0)).max() < 1e-5

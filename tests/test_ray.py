@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("ray", reason='Ray is not installed (pip install -e ".[ray]")')
 
-from experiments import cli  # noqa: E402
-from experiments.hparams_groups import GROUPS_DIR  # noqa: E402
-from experiments.local_cluster import LocalCluster  # noqa: E402
+from experiments import cli
+from experiments.outputs.hparams_sessions import GROUPS_DIR  # noqa: E402
+from experiments.sweeps.local_cluster import LocalCluster  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_PY = os.path.join(REPO, "experiments", "run.py")

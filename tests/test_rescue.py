@@ -4,7 +4,8 @@ rollback through the divergence guard, each paired with the same seed left alone
 import json
 import textwrap
 
-from experiments import cli, rescue
+from experiments import cli
+from experiments.kinds import rescue
 
 
 def test_experiment_end_to_end(tmp_path):

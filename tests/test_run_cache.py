@@ -16,8 +16,8 @@ import pytest
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
-from experiments import run_cache, training
-from experiments.settings import resolve
+from experiments.config.settings import resolve
+from experiments.engine import compiled_models, training
 
 TINY = {"epochs": 2, "limit": 240, "width": 8, "batch_size": 32, "stats_every_steps": 4, "log_every_steps": 2}
 CASES = {
@@ -80,7 +80,7 @@ def assert_same_outputs(run_dir, reference_dir):
 
 
 def _other_held_values(config):
-    held = run_cache.held_hyperparameters(config)
+    held = compiled_models.held_hyperparameters(config)
     return {name: value * 10 if name == "epsilon" else value / 2 for name, value in held.items()}
 
 
@@ -97,16 +97,16 @@ def _train(config, run_dir, cache):
 def test_reused_model_gives_the_fresh_models_numbers(case, tmp_path):
     settings = {**TINY, **CASES[case], "record_steps": 5}
     config = resolve({**settings, "seed": 2})
-    cache = run_cache.CompiledModels()
+    cache = compiled_models.CompiledModels()
     # The entry first trains another seed on other data (scaling, order), with other values of
     # the hyperparameters our optimizers hold in variables (momentum stays nonzero) and, with a
     # constant rate, with another rate, length, batch size and number of examples: what the key
     # leaves free.
     other_data = {"seed": 1, "input_scaling": "raw", "shuffle": "once", **_other_held_values(config)}
-    if run_cache.has_constant_learning_rate(config):
+    if compiled_models.has_constant_learning_rate(config):
         first = resolve({**settings, **other_data, "learning_rate": settings["learning_rate"] * 3, "epochs": 1,
                          "batch_size": 16, "limit": 200})  # fmt: skip
-    elif config["schedule"] in run_cache.HELD_RATE_SCHEDULES:  # the schedule holds its rate
+    elif config["schedule"] in compiled_models.HELD_RATE_SCHEDULES:  # the schedule holds its rate
         first = resolve({**settings, **other_data, "learning_rate": settings["learning_rate"] * 3})
     else:
         first = resolve({**settings, **other_data})
@@ -122,14 +122,14 @@ def test_reused_model_gives_the_fresh_models_numbers(case, tmp_path):
 def test_the_held_hyperparameters_are_those_the_optimizers_hold_in_variables():
     import keras
 
-    from experiments import factory
+    from experiments.engine import factory
     from optimizers import hyperparameters
 
-    for name in [*run_cache.HELD_HYPERPARAMETERS, "keras_sgd", "keras_adam"]:
+    for name in [*compiled_models.HELD_HYPERPARAMETERS, "keras_sgd", "keras_adam"]:
         config = resolve({"optimizer": name, "momentum": 0.5})
         optimizer = factory.make_optimizer(config, steps_per_epoch=10)
         assert isinstance(optimizer, keras.optimizers.Optimizer)
-        assert set(hyperparameters.held(optimizer)) == set(run_cache.held_hyperparameters(config)), name
+        assert set(hyperparameters.held(optimizer)) == set(compiled_models.held_hyperparameters(config)), name
 
 
 def test_configurations_that_share_a_value_object_each_get_their_value(tmp_path):
@@ -137,7 +137,7 @@ def test_configurations_that_share_a_value_object_each_get_their_value(tmp_path)
     # TensorFlow's optimizers skip setting an attribute to the object it already holds.
     high = 0.99
     settings = {**TINY, "optimizer": "sgd", "seed": 0}
-    cache = run_cache.CompiledModels()
+    cache = compiled_models.CompiledModels()
     _train(resolve({**settings, "momentum": 0.9, "learning_rate": 0.01}), tmp_path / "a", cache)
     _train(resolve({**settings, "momentum": high, "learning_rate": 0.001}), tmp_path / "b", cache)
     config = resolve({**settings, "momentum": high, "learning_rate": 0.01})
@@ -149,7 +149,7 @@ def test_configurations_that_share_a_value_object_each_get_their_value(tmp_path)
 
 def test_a_seed_drawn_before_starts_from_the_same_weights(tmp_path):
     settings = {**TINY, "optimizer": "sgd", "momentum": 0.9, "batch_norm": True}
-    cache = run_cache.CompiledModels()
+    cache = compiled_models.CompiledModels()
     for i, (seed, learning_rate) in enumerate([(1, 0.05), (2, 0.05), (1, 0.02), (2, 0.02)]):
         last = _train(resolve({**settings, "seed": seed, "learning_rate": learning_rate}), tmp_path / str(i), cache)
     (entry,) = cache._entries.values()
@@ -158,11 +158,11 @@ def test_a_seed_drawn_before_starts_from_the_same_weights(tmp_path):
     assert numbers_of(last) == numbers_of(_train(config, tmp_path / "fresh", None))
 
 
-@pytest.mark.parametrize("schedule", run_cache.HELD_RATE_SCHEDULES)
+@pytest.mark.parametrize("schedule", compiled_models.HELD_RATE_SCHEDULES)
 def test_a_traced_schedule_takes_another_runs_rates(schedule):
     import tensorflow as tf
 
-    from experiments import factory
+    from experiments.engine import factory
     from optimizers import hyperparameters
 
     def make(learning_rate):
@@ -184,7 +184,7 @@ def test_a_traced_schedule_takes_another_runs_rates(schedule):
 
 def test_after_a_diverged_run_the_next_run_starts_clean(tmp_path):
     settings = {**TINY, "optimizer": "adam", "amsgrad": True}
-    cache = run_cache.CompiledModels()
+    cache = compiled_models.CompiledModels()
     diverged = _train(resolve({**settings, "learning_rate": 1e6, "seed": 1}), tmp_path / "bad", cache)
     assert diverged["status"] == "diverged"
     config = resolve({**settings, "learning_rate": 0.003, "seed": 1})
@@ -198,11 +198,11 @@ def test_reused_model_equals_a_fresh_process(tmp_path):
     """The strongest reference: a new Python process that trains only this run."""
     settings = {**TINY, "optimizer": "rmsprop", "learning_rate": 0.003, "batch_norm": True}
     config = resolve({**settings, "seed": 4})
-    cache = run_cache.CompiledModels()
+    cache = compiled_models.CompiledModels()
     _train(resolve({**settings, "seed": 3, "learning_rate": 0.01}), tmp_path / "first", cache)
     reused = _train(config, tmp_path / "reused", cache)
     script = (
-        "import json, sys; from experiments.training import train_run; "
+        "import json, sys; from experiments.engine.training import train_run; "
         "record = train_run(json.loads(sys.argv[1]), sys.argv[2]); print(json.dumps(record))"
     )
     env = {**os.environ, "OPTIMIZATION_LAB_FRESH_MODELS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -218,7 +218,7 @@ def test_reused_model_equals_a_fresh_process(tmp_path):
 
 def test_runs_that_trace_different_graphs_do_not_share_a_model():
     base = resolve({"optimizer": "sgd", "learning_rate": 0.1})
-    key = run_cache.compiled_key
+    key = compiled_models.compiled_key
     # Free: the seed, logging, the data's scaling and order, and a constant rate with the run's
     # length, batch size and number of examples.
     assert key(base) == key({**base, "seed": 7, "learning_rate": 0.5, "epochs": 3, "log_every_steps": 32,
@@ -241,7 +241,7 @@ def test_runs_that_trace_different_graphs_do_not_share_a_model():
     assert key(keras_adam) != key({**keras_adam, "beta_1": 0.8})
     # A schedule bakes its length into the graph, and cosine its rate; the others hold their
     # rate in variables, read by TensorFlow's traced step (JAX's would capture it).
-    for name in run_cache.HELD_RATE_SCHEDULES:
+    for name in compiled_models.HELD_RATE_SCHEDULES:
         piecewise = {"boundaries_epochs": [1], "factors": [1.0, 0.1]} if name == "piecewise" else {}
         scheduled = resolve({"learning_rate": 0.1, "schedule": name, "warmup_epochs": 1.0, **piecewise})
         assert key(scheduled) == key({**scheduled, "learning_rate": 0.2}), name
@@ -290,12 +290,12 @@ def test_training_batches_are_those_of_shuffling_the_examples_themselves(gathere
 def test_redrawn_weights_are_a_fresh_builds(initializer, batch_norm):
     import numpy as np
 
-    from experiments.models import build_mlp
+    from experiments.engine.models import build_mlp
 
     def build(seed):
         return build_mlp(64, 10, width=8, initializer=initializer, batch_norm=batch_norm, seed=seed)
 
-    redrawn = run_cache.redrawn_weights(build(3), seed_shift=4)
+    redrawn = compiled_models.redrawn_weights(build(3), seed_shift=4)
     fresh = {v.path: v.numpy() for v in build(7).weights}
     assert redrawn.keys() == fresh.keys()
     for path, value in fresh.items():
@@ -305,7 +305,7 @@ def test_redrawn_weights_are_a_fresh_builds(initializer, batch_norm):
 def test_a_builder_whose_seeds_do_not_follow_the_run_seed_is_reset_from_fresh_builds():
     import numpy as np
 
-    from experiments.models import build_mlp
+    from experiments.engine.models import build_mlp
 
     def build(seed):
         return build_mlp(16, 3, width=4, seed=seed * 7)  # not "run seed + layer offset"
@@ -313,7 +313,7 @@ def test_a_builder_whose_seeds_do_not_follow_the_run_seed_is_reset_from_fresh_bu
     def compile_model(model):
         model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
 
-    cache = run_cache.CompiledModels()
+    cache = compiled_models.CompiledModels()
     config = resolve({"width": 4, "optimizer": "keras_sgd"})  # what compile_model compiles
     for seed in (1, 2, 3):
         model, _ = cache.acquire({**config, "seed": seed}, lambda: build(seed), compile_model, lambda: 0.01)
@@ -334,7 +334,7 @@ def test_a_reused_model_keeps_its_traced_probes_and_slot_reader(tmp_path):
         return made[-1]
 
     saved = training.COMPILED_MODELS
-    training.COMPILED_MODELS = run_cache.CompiledModels()
+    training.COMPILED_MODELS = compiled_models.CompiledModels()
     try:
         for seed in (1, 2):
             training.train_run(resolve({**settings, "seed": seed}), str(tmp_path / f"seed{seed}"), callbacks=capture)
@@ -369,7 +369,7 @@ def test_seed_run_seeds_as_keras_set_random_seed(model):
     config = resolve({"seed": 5})
     keras.utils.set_random_seed(5)
     expected = _draws(5)
-    run_cache.seed_run({**config, "model": model}, reusing_models=True)
+    compiled_models.seed_run({**config, "model": model}, reusing_models=True)
     assert _draws(5) == expected
 
 
@@ -379,9 +379,9 @@ def test_seed_run_keeps_tensorflows_kernels_only_for_reused_stateless_models():
     import tensorflow as tf
 
     def restarts(config, reusing_models):
-        run_cache.seed_run(config, reusing_models)
+        compiled_models.seed_run(config, reusing_models)
         first = tf.random.uniform([4]).numpy()
-        run_cache.seed_run(config, reusing_models)
+        compiled_models.seed_run(config, reusing_models)
         return bool((tf.random.uniform([4]).numpy() == first).all())
 
     config = resolve({"seed": 5})

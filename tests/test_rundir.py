@@ -8,15 +8,16 @@ import os
 import numpy as np
 import pytest
 
-from experiments import files, rundir
+from experiments.engine import run_directory
+from experiments.outputs import files
 
 
 def test_non_finite_numbers_are_written_as_null_and_the_file_is_strict_json(tmp_path):
     record = {"status": "diverged", "metrics": {"val_loss": math.nan, "train_loss": np.float32("inf"),
               "val_accuracy": np.float64(0.25), "updates": np.int64(3)}, "history": {"loss": [1.0, -math.inf]},
               "norms": np.array([1.5, np.nan])}  # fmt: skip
-    rundir.write_record(str(tmp_path), record)
-    text = (tmp_path / rundir.RECORD_FILE).read_text()
+    run_directory.write_record(str(tmp_path), record)
+    text = (tmp_path / run_directory.RECORD_FILE).read_text()
 
     def refuse(constant):
         raise ValueError(f"not strict JSON: {constant}")
@@ -24,43 +25,43 @@ def test_non_finite_numbers_are_written_as_null_and_the_file_is_strict_json(tmp_
     parsed = json.loads(text, parse_constant=refuse)  # a strict reader: NaN, Infinity rejected
     assert parsed == {"status": "diverged", "metrics": {"val_loss": None, "train_loss": None, "val_accuracy": 0.25,
                       "updates": 3}, "history": {"loss": [1.0, None]}, "norms": [1.5, None]}  # fmt: skip
-    assert rundir.read_record(str(tmp_path)) == parsed
+    assert run_directory.read_record(str(tmp_path)) == parsed
 
 
 def test_a_record_with_bare_nan_from_an_older_version_still_reads(tmp_path):
-    (tmp_path / rundir.RECORD_FILE).write_text('{"status": "diverged", "metrics": {"val_loss": NaN}, "config": {"seed": 0}}')
-    record = rundir.read_record(str(tmp_path))
+    (tmp_path / run_directory.RECORD_FILE).write_text('{"status": "diverged", "metrics": {"val_loss": NaN}, "config": {"seed": 0}}')
+    record = run_directory.read_record(str(tmp_path))
     assert record["status"] == "diverged" and math.isnan(record["metrics"]["val_loss"])
-    assert rundir.is_done(str(tmp_path), {"seed": 0})
+    assert run_directory.is_done(str(tmp_path), {"seed": 0})
 
 
 def test_done_means_a_record_with_the_same_config(tmp_path):
     run_dir = str(tmp_path / "run")
-    rundir.write_config(run_dir, {"seed": 1})
-    assert not rundir.is_done(run_dir, {"seed": 1})  # config but no record: interrupted
-    rundir.write_record(run_dir, {"status": "ok", "config": {"seed": 1}})
-    assert rundir.is_done(run_dir, {"seed": 1})
-    assert not rundir.is_done(run_dir, {"seed": 2})
-    (tmp_path / "run" / rundir.RECORD_FILE).write_text('{"status": "ok", "conf')  # truncated: not done
-    assert not rundir.is_done(run_dir, {"seed": 1})
+    run_directory.write_config(run_dir, {"seed": 1})
+    assert not run_directory.is_done(run_dir, {"seed": 1})  # config but no record: interrupted
+    run_directory.write_record(run_dir, {"status": "ok", "config": {"seed": 1}})
+    assert run_directory.is_done(run_dir, {"seed": 1})
+    assert not run_directory.is_done(run_dir, {"seed": 2})
+    (tmp_path / "run" / run_directory.RECORD_FILE).write_text('{"status": "ok", "conf')  # truncated: not done
+    assert not run_directory.is_done(run_dir, {"seed": 1})
 
 
 def test_a_setting_added_since_the_record_counts_as_its_default(tmp_path):
-    from experiments.settings import resolve
+    from experiments.config.settings import resolve
 
     config = resolve({"seed": 3})
     older = {k: v for k, v in config.items() if k != "chance_margin"}  # written before the setting existed
-    rundir.write_record(str(tmp_path), {"status": "ok", "config": older})
-    assert rundir.is_done(str(tmp_path), config)
-    assert not rundir.is_done(str(tmp_path), {**config, "chance_margin": 0.2})  # not the default: retrain
+    run_directory.write_record(str(tmp_path), {"status": "ok", "config": older})
+    assert run_directory.is_done(str(tmp_path), config)
+    assert not run_directory.is_done(str(tmp_path), {**config, "chance_margin": 0.2})  # not the default: retrain
 
 
 def _finished_run(run_dir):
-    rundir.write_config(run_dir, {"seed": 0})
+    run_directory.write_config(run_dir, {"seed": 0})
     os.makedirs(os.path.join(run_dir, "train"))
     with open(os.path.join(run_dir, "train", "events.out.tfevents.1"), "wb") as f:
         f.write(b"\x00\x01binary")
-    rundir.write_record(run_dir, {"status": "ok", "config": {"seed": 0}})
+    run_directory.write_record(run_dir, {"status": "ok", "config": {"seed": 0}})
 
 
 def test_pack_and_install_reproduce_the_run_directory(tmp_path):
@@ -68,23 +69,23 @@ def test_pack_and_install_reproduce_the_run_directory(tmp_path):
     _finished_run(source)
     os.makedirs(target)
     (tmp_path / "logs" / "exp" / "run" / "stale.txt").write_text("left by an interrupted run")
-    rundir.install(rundir.pack(source), target)
-    assert rundir.pack(target) == rundir.pack(source)
+    run_directory.install(run_directory.pack(source), target)
+    assert run_directory.pack(target) == run_directory.pack(source)
     assert os.listdir(tmp_path / "logs" / "exp") == ["run"]  # no staging directory left
-    assert rundir.is_done(target, {"seed": 0})
+    assert run_directory.is_done(target, {"seed": 0})
 
 
 def test_install_that_fails_leaves_no_run_and_no_staging(tmp_path):
     source = str(tmp_path / "node" / "run")
     _finished_run(source)
-    contents = rundir.pack(source)
+    contents = run_directory.pack(source)
     contents["../../escape.txt"] = b"x"
     with pytest.raises(ValueError, match="outside the run directory"):
-        rundir.install(contents, str(tmp_path / "logs" / "exp" / "run"))
+        run_directory.install(contents, str(tmp_path / "logs" / "exp" / "run"))
     assert os.listdir(tmp_path / "logs" / "exp") == []
-    without_record = {k: v for k, v in rundir.pack(source).items() if k != rundir.RECORD_FILE}
+    without_record = {k: v for k, v in run_directory.pack(source).items() if k != run_directory.RECORD_FILE}
     with pytest.raises(ValueError, match="not a finished run"):
-        rundir.install(without_record, str(tmp_path / "logs" / "exp" / "run"))
+        run_directory.install(without_record, str(tmp_path / "logs" / "exp" / "run"))
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):

@@ -13,18 +13,19 @@ import sys
 import keras
 import pytest
 
-from experiments import cli, training
-from experiments.settings import resolve
+from experiments import cli
+from experiments.config.settings import resolve
+from experiments.engine import training
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = """
 import json, sys, tempfile
-from experiments import run_cache, training
-from experiments.settings import resolve
+from experiments.engine import compiled_models, training
+from experiments.config.settings import resolve
 training.make_callbacks = lambda *args: []  # see the module docstring
 settings = {"epochs": 2, "limit": 200, "width": 8, "optimizer": "adam", "learning_rate": 0.01, "backend": sys.argv[1]}
 with tempfile.TemporaryDirectory() as d:
-    training.COMPILED_MODELS = run_cache.CompiledModels()
+    training.COMPILED_MODELS = compiled_models.CompiledModels()
     training.train_run(resolve({**settings, "seed": 1, "learning_rate": 0.03}), d + "/warm")
     reused = training.train_run(resolve({**settings, "seed": 2}), d + "/reused")
     training.COMPILED_MODELS = None

@@ -70,7 +70,7 @@ def test_without_ray_the_command_line_does_not_import_it(capsys):
 
 
 def test_the_runner_takes_an_options_object(capsys, tmp_path):
-    from experiments.options import RunnerOptions
+    from experiments.config.options import RunnerOptions
     from experiments.runner import run_experiments
 
     experiment = spec.load("learning_rate", "quick")

@@ -15,8 +15,8 @@ from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from experiments import cli
-from experiments.settings import resolve
-from experiments.training import train_run
+from experiments.config.settings import resolve
+from experiments.engine.training import train_run
 
 TINY = """
     description = "tiny learning-rate sweep"
@@ -112,7 +112,7 @@ def test_report_and_figure_are_written(tiny_sweep):
     exp_dir = tiny_sweep / "logs" / "tiny"
     report = (exp_dir / "report.md").read_text()
     assert "does a huge rate diverge?" in report
-    # Two seeds that agree exactly decide nothing: the rule asks for more (experiments/evidence.py).
+    # Two seeds that agree exactly decide nothing: the rule asks for more (experiments/evidence/decision.py).
     assert "A learning rate that is too large makes the loss explode** — _inconclusive_" in report
     assert "(n=2, fewer than 3 seeds); about 3 seeds would settle it" in report
     assert (exp_dir / "curves.png").stat().st_size > 10_000
@@ -149,7 +149,7 @@ def test_same_seed_same_numbers(tmp_path):
 def test_an_in_process_sweep_with_reused_models_gives_one_model_per_runs_numbers(tmp_path, monkeypatch):
     """The sweep as `--jobs 1` runs it: every configuration in this process, sharing the spec's
     number objects, one compiled model per key reset between runs; against a fresh model each."""
-    from experiments import run_cache, training
+    from experiments.engine import compiled_models, training
 
     _spec(tmp_path, "held", """
         description = "momentum and Adam's betas, held in variables"
@@ -166,7 +166,7 @@ def test_an_in_process_sweep_with_reused_models_gives_one_model_per_runs_numbers
         beta_2 = [0.9, 0.999]
     """)  # fmt: skip
     records = {}
-    for path, cache in (("reused", run_cache.CompiledModels()), ("fresh", None)):
+    for path, cache in (("reused", compiled_models.CompiledModels()), ("fresh", None)):
         monkeypatch.setattr(training, "COMPILED_MODELS", cache)
         logdir = tmp_path / path
         assert cli.main(["held", "--specs-dir", str(tmp_path / "specs"), "--logdir", str(logdir), "--jobs", "1"]) == 0

@@ -6,9 +6,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from experiments import cli, data, data_order
-from experiments.settings import SettingError, validate
-from experiments.training import training_batches
+from experiments import cli
+from experiments.config.settings import SettingError, validate
+from experiments.data import datasets, shuffling
+from experiments.engine.training import training_batches
 
 
 def _epochs(pipeline, n=2):
@@ -17,7 +18,7 @@ def _epochs(pipeline, n=2):
 
 @pytest.fixture(scope="module")
 def digits():
-    return data.load_dataset("digits", limit=200)
+    return datasets.load_dataset("digits", limit=200)
 
 
 def test_each_epoch_reshuffles_and_fixed_orders_repeat(digits):
@@ -30,13 +31,13 @@ def test_each_epoch_reshuffles_and_fixed_orders_repeat(digits):
 
 
 def test_sorted_is_by_class_and_once_is_a_seeded_permutation(digits):
-    order = data_order.fixed_order(digits.y_train, "sorted", seed=1)
+    order = shuffling.fixed_order(digits.y_train, "sorted", seed=1)
     labels = digits.y_train[order]
     assert np.all(np.diff(labels) >= 0)
     assert sorted(order) == list(range(len(labels)))
-    once = data_order.fixed_order(digits.y_train, "once", seed=1)
+    once = shuffling.fixed_order(digits.y_train, "once", seed=1)
     np.testing.assert_array_equal(once, np.random.default_rng(1).permutation(len(labels)))
-    assert not np.array_equal(once, data_order.fixed_order(digits.y_train, "once", seed=2))
+    assert not np.array_equal(once, shuffling.fixed_order(digits.y_train, "once", seed=2))
 
 
 def test_setting_checks_the_order():
@@ -68,6 +69,6 @@ def test_experiment_end_to_end(tmp_path):
     out = tmp_path / "logs" / "tiny_shuffle"
     (finding,) = json.loads((out / "findings.json").read_text())["findings"]
     assert finding["id"] == "shuffle-each-epoch" and finding["n"] == 2
-    configs = [json.loads((out / f"{o}_seed1" / "config.json").read_text()) for o in data_order.ORDERS]
-    assert [c["shuffle"] for c in configs] == list(data_order.ORDERS) and {c["seed"] for c in configs} == {1}
-    assert sorted(p.name for p in (out / "hparams_groups").iterdir()) == sorted(data_order.ORDERS)
+    configs = [json.loads((out / f"{o}_seed1" / "config.json").read_text()) for o in shuffling.ORDERS]
+    assert [c["shuffle"] for c in configs] == list(shuffling.ORDERS) and {c["seed"] for c in configs} == {1}
+    assert sorted(p.name for p in (out / "hparams_groups").iterdir()) == sorted(shuffling.ORDERS)

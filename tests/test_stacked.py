@@ -1,12 +1,12 @@
-"""Stacked seeds (experiments/stacked.py): each member of one stacked model equals the separate
+"""Stacked seeds (experiments/engine/stacked.py): each member of one stacked model equals the separate
 `train_run` of its seed, to float32 tolerance, histories and final metrics; a member that
 diverges is stopped where the divergence guard stops its separate run, and the others go on."""
 
 import numpy as np
 import pytest
 
-from experiments import models, stacked, training
-from experiments.settings import resolve
+from experiments.config.settings import resolve
+from experiments.engine import models, stacked, training
 
 SEEDS = [0, 1, 2]
 BASE = {"epochs": 3, "limit": 300, "width": 16}
@@ -167,7 +167,8 @@ learning_rate = [0.05, 1000000.0]
 
 @pytest.mark.filterwarnings("ignore:Exploding gradient", "ignore:Diverged")
 def test_the_command_line_stacks_seeds_into_the_runs_normal_directories(tmp_path):
-    from experiments import cli, rundir
+    from experiments import cli
+    from experiments.engine import run_directory
 
     specs = tmp_path / "specs"
     specs.mkdir()
@@ -179,15 +180,15 @@ def test_the_command_line_stacks_seeds_into_the_runs_normal_directories(tmp_path
     runs = sorted(p.parent.relative_to(tmp_path / "separate") for p in (tmp_path / "separate").rglob("record.json"))
     assert len(runs) == 6
     for run in runs:
-        alone = rundir.read_record(str(tmp_path / "separate" / run))
+        alone = run_directory.read_record(str(tmp_path / "separate" / run))
         for name in ("stacked", "stacked_jobs"):  # in this process, and in two worker processes
-            member = rundir.read_record(str(tmp_path / name / run))
+            member = run_directory.read_record(str(tmp_path / name / run))
             assert member["stacked"]["members"] == 3 and "stacked" not in alone
             assert member["config"] == alone["config"] and member["run_id"] == alone["run_id"]
-            assert (tmp_path / name / run / rundir.CONFIG_FILE).exists()
+            assert (tmp_path / name / run / run_directory.CONFIG_FILE).exists()
             assert_same_run(member, alone)
     assert cli.main(["tiny", "--specs-dir", str(specs), "--logdir", str(tmp_path / "stacked"), "--stack-seeds"]) == 0
-    assert all("stacked" in rundir.read_record(str(tmp_path / "stacked" / run)) for run in runs)  # done: kept
+    assert all("stacked" in run_directory.read_record(str(tmp_path / "stacked" / run)) for run in runs)  # done: kept
 
 
 def test_stack_seeds_is_refused_with_ray():
@@ -198,8 +199,9 @@ def test_stack_seeds_is_refused_with_ray():
 
 
 def test_a_group_the_stacked_path_refuses_is_trained_run_by_run(tmp_path):
-    from experiments import rundir, stacked_pool, workers
-    from experiments.sweep import PlannedRun
+    from experiments.engine import run_directory
+    from experiments.sweeps import stacked_pool, workers
+    from experiments.sweeps.planning import PlannedRun
 
     settings = {"epochs": 1, "limit": 120, "width": 4, "clipnorm": 1.0}
     runs = [PlannedRun("e", f"s{seed}", "g", "final", resolve({**settings, "seed": seed})) for seed in (0, 1)]
@@ -209,4 +211,4 @@ def test_a_group_the_stacked_path_refuses_is_trained_run_by_run(tmp_path):
     for run in runs:
         record = records[run.run_id]
         assert "stacked" not in record and record["status"] in ("ok", "did_not_learn")
-        assert rundir.read_record(run.directory(str(tmp_path)))["run_id"] == run.run_id
+        assert run_directory.read_record(run.directory(str(tmp_path)))["run_id"] == run.run_id

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
-from experiments import spec, surfaces
-from experiments.findings import VERDICTS
-from experiments.surfaces import (
+from experiments import spec
+from experiments.evidence.findings import VERDICTS
+from experiments.kinds import surfaces
+from experiments.kinds.surfaces import (
     DOUBLE_WELL,
     SADDLE,
     UNNORMALIZED,

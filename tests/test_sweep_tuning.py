@@ -5,7 +5,8 @@ import textwrap
 import pytest
 import tomllib
 
-from experiments import spec, sweep
+from experiments import spec
+from experiments.sweeps import planning
 
 TUNED = """
 description = "tiny"
@@ -41,9 +42,9 @@ LOSSES = {(0.1, 0): 0.5, (0.1, 1): 0.5, (1.0, 0): 0.3, (1.0, 1): 0.9}
 
 def test_one_tuning_seed_picks_by_seed_0():
     experiment = _experiment()
-    first = sweep.first_stage(experiment, {})
+    first = planning.first_stage(experiment, {})
     assert [(r.config["learning_rate"], r.config["seed"]) for r in first] == [(0.1, 0), (1.0, 0)]
-    final = sweep.final_stage(experiment, {}, 3, _records(first, LOSSES))
+    final = planning.final_stage(experiment, {}, 3, _records(first, LOSSES))
     assert {r.config["learning_rate"] for r in final} == {1.0}
     assert [r.config["seed"] for r in final] == [0, 1, 2]
 
@@ -51,9 +52,9 @@ def test_one_tuning_seed_picks_by_seed_0():
 @pytest.mark.parametrize("seed_1_of_the_large_rate", [0.9, None])  # worse, or diverged
 def test_tuning_seeds_pick_the_best_mean(seed_1_of_the_large_rate):
     experiment = _experiment("tune_seeds = 2")
-    first = sweep.first_stage(experiment, {})
+    first = planning.first_stage(experiment, {})
     assert [(r.config["learning_rate"], r.config["seed"]) for r in first] == [(0.1, 0), (0.1, 1), (1.0, 0), (1.0, 1)]
-    final = sweep.final_stage(experiment, {}, 3, _records(first, {**LOSSES, (1.0, 1): seed_1_of_the_large_rate}))
+    final = planning.final_stage(experiment, {}, 3, _records(first, {**LOSSES, (1.0, 1): seed_1_of_the_large_rate}))
     assert {r.config["learning_rate"] for r in final} == {0.1}
     # The tuning runs of the winner are its first seeds' final runs (the runner reuses them).
     assert {r.run_id for r in final} >= {r.run_id for r in first if r.config["learning_rate"] == 0.1}

@@ -6,11 +6,11 @@ import platform
 
 import keras
 
-from experiments import rundir
-from experiments.settings import resolve
-from experiments.sweep import PlannedRun
-from experiments.training import train_run
-from experiments.workers import run_and_record
+from experiments.config.settings import resolve
+from experiments.engine import run_directory
+from experiments.engine.training import train_run
+from experiments.sweeps.planning import PlannedRun
+from experiments.sweeps.workers import run_and_record
 
 CONFIG = resolve({"epochs": 1, "limit": 120, "width": 4, "seed": 0})
 
@@ -37,23 +37,23 @@ def test_train_run_uses_the_callbacks_it_is_given(tmp_path):
     (config, run_dir, probe, start_loss), = arguments
     assert config == CONFIG and run_dir == str(tmp_path) and start_loss > 0
     # Without the default callbacks there are no per-epoch metrics file and no TensorBoard curves.
-    assert not (tmp_path / rundir.METRICS_FILE).exists() and not (tmp_path / "train").exists()
-    assert not (tmp_path / rundir.CONFIG_FILE).exists()  # the runner writes it, once
+    assert not (tmp_path / run_directory.METRICS_FILE).exists() and not (tmp_path / "train").exists()
+    assert not (tmp_path / run_directory.CONFIG_FILE).exists()  # the runner writes it, once
 
 
 def test_run_and_record_writes_config_and_record_with_the_node(tmp_path):
     run = PlannedRun("exp", "base", "base_seed0", "final", CONFIG, "base")
     record = run_and_record(run, str(tmp_path))
     run_dir = run.directory(str(tmp_path))
-    assert sorted(n for n in os.listdir(run_dir) if n.endswith(".json")) == [rundir.CONFIG_FILE, rundir.RECORD_FILE]
-    assert rundir.is_done(run_dir, CONFIG) and rundir.read_record(run_dir)["run_id"] == "base_seed0"
+    assert sorted(n for n in os.listdir(run_dir) if n.endswith(".json")) == [run_directory.CONFIG_FILE, run_directory.RECORD_FILE]
+    assert run_directory.is_done(run_dir, CONFIG) and run_directory.read_record(run_dir)["run_id"] == "base_seed0"
     assert record["node"] == {"host": platform.node()} and record["replicas"] == 1
 
 
 def test_a_new_model_traces_its_train_step_once():
     """compile_model builds the compiled metrics and the optimizer eagerly: otherwise TensorFlow
     traces the first train function twice (variables created during the first trace)."""
-    from experiments import models, training
+    from experiments.engine import models, training
 
     config = resolve({"epochs": 2, "limit": 120, "width": 4, "optimizer": "adam"})
     dataset = training.get_dataset(config)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from callbacks import EpochSummaries
-from experiments import models, training, validation_pass
-from experiments.settings import resolve
+from experiments.config.settings import resolve
+from experiments.engine import models, training, validation_pass
 from tests.test_callbacks_events import read_run, scalars, tags
 
 

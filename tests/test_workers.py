@@ -5,9 +5,9 @@ import os
 import subprocess
 import sys
 
-from experiments import workers
-from experiments.settings import resolve
-from experiments.sweep import PlannedRun
+from experiments.config.settings import resolve
+from experiments.sweeps import workers
+from experiments.sweeps.planning import PlannedRun
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

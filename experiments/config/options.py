@@ -1,0 +1,26 @@
+"""What the runner needs to know besides the experiments: where runs go and how they execute.
+The command line (cli.py) builds these from its arguments; scripts and tests build them directly."""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterOptions:
+    """Run each training run as a task on the Ray cluster at `address` ("auto", "HOST:PORT" or
+    "ray://HOST:PORT"), reserving `cpus` and `gpus` (fractions allowed) per run."""
+
+    address: str
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerOptions:
+    logdir: str
+    seeds: int = None  # None: each experiment's own number of seeds
+    jobs: int = 1  # local worker processes
+    cluster: ClusterOptions = None  # set: runs go to a Ray cluster instead
+    rerun: bool = False  # train again runs already done
+    dry_run: bool = False  # list the runs, train nothing
+    verbose: bool = False  # Keras's per-epoch output
+    stack_seeds: bool = False  # each configuration's seeds as one stacked model (experiments/engine/stacked.py)

@@ -1,0 +1,204 @@
+"""Plans the runs of an experiment, runs those not done yet (optionally in parallel), keeps results.
+
+Planning has up to two stages. Without [tune] or [search], stage one is every configuration
+times every seed. With [tune], stage one runs each configuration at each tuned value on seed 0,
+and stage two runs the best value of each configuration on every seed (each arm gets its own
+best learning rate). With [search], stage one runs the random trials on seed 0 and stage two
+re-runs the best `top` trials on every seed. A run's name is derived from its settings, so the
+seed-0 run of a stage-two configuration is the stage-one run itself and is not repeated.
+"""
+
+import dataclasses
+import itertools
+import math
+import os
+import time
+
+from experiments import spec
+from experiments.config.settings import resolve
+from experiments.data import datasets
+from experiments.engine import run_directory
+
+ABBREVIATIONS = {
+    "learning_rate": "lr", "batch_size": "bs", "momentum": "mom", "optimizer": "opt",
+    "batch_norm": "bn", "initializer": "init", "activation": "act", "input_scaling": "inputs",
+    "schedule": "sched", "warmup_epochs": "warmup", "bias_correction": "bc", "width": "w", "depth": "d",
+}  # fmt: skip
+
+
+@dataclasses.dataclass
+class PlannedRun:
+    experiment: str
+    group: str  # the configuration; its seeds share it
+    run_id: str
+    stage: str  # "tune", "search" or "final"
+    config: dict  # resolved settings
+    configuration: str = ""  # the group less tuned settings: tuning picks one value per configuration
+
+    def directory(self, logdir):
+        return os.path.join(experiment_dir(logdir, self.experiment, self.config["dataset"]), self.run_id)
+
+
+def experiment_dir(logdir, experiment, dataset):
+    """<logdir>/<experiment> on digits, <logdir>/<data set>/<experiment> on any other data set:
+    runs on different data never overwrite each other, and each resumes on its own."""
+    return os.path.join(datasets.experiment_parent(logdir, dataset), experiment)
+
+
+def _format(value):
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def group_name(experiment, prefix, config, exclude=()):
+    parts = [prefix] if prefix else []
+    arm_settings = {name for arm in experiment.arms for name in arm}
+    for name in experiment.varied_settings:
+        if name not in exclude and name not in arm_settings:
+            parts.append(f"{ABBREVIATIONS.get(name, name)}={_format(config[name])}")
+    return "_".join(parts) or "base"
+
+
+def _planned(experiment, prefix, settings, seed, stage, overrides):
+    # Overrides replace fixed settings; the command line refuses those the experiment varies.
+    config = resolve({**settings, **overrides, "seed": seed})
+    group = group_name(experiment, prefix, config)
+    configuration = group_name(experiment, prefix, config, exclude=experiment.tune)
+    return PlannedRun(experiment.name, group, f"{group}_seed{seed}", stage, config, configuration)
+
+
+def first_stage(experiment, overrides):
+    configs = spec.configurations(experiment)
+    if experiment.search:
+        runs = []
+        for i, trial in enumerate(spec.sample_search(experiment.search)):
+            for label, settings in configs:
+                prefix = "_".join(p for p in (label, f"trial{i:02d}") if p)
+                runs.append(_planned(experiment, prefix, {**settings, **trial}, 0, "search", overrides))
+        return runs
+    if experiment.tune:
+        names = list(experiment.tune)
+        runs = []
+        for label, settings in configs:
+            for values in _product(experiment.tune, names):
+                for seed in range(experiment.tune_seeds):
+                    runs.append(_planned(experiment, label, {**settings, **values}, seed, "tune", overrides))
+        return runs
+    return []
+
+
+def final_stage(experiment, overrides, seeds, first_records):
+    """The runs over all seeds, given the records of the first stage (None if it had none)."""
+    seeds = range(seeds)
+    if experiment.search:
+        best = _best_groups(first_records, experiment.metric, experiment.search["top"])
+        return [
+            _reseed(record, seed, experiment) for record in best for seed in seeds
+        ]
+    if experiment.tune:
+        # Per configuration, the tuned values' group with the best mean score over its seeds.
+        by_configuration = {}
+        for record in first_records:
+            by_configuration.setdefault(record["configuration"], {}).setdefault(record["group"], []).append(record)
+        best = [
+            min(groups.values(), key=lambda records: _mean_score(records, experiment.metric))[0]
+            for groups in by_configuration.values()
+        ]
+        return [_reseed(record, seed, experiment) for record in best for seed in seeds]
+    return [
+        _planned(experiment, label, settings, seed, "final", overrides)
+        for label, settings in spec.configurations(experiment)
+        for seed in seeds
+    ]
+
+
+def _reseed(record, seed, experiment):
+    config = {**record["config"], "seed": seed}
+    group = record["group"]
+    return PlannedRun(
+        experiment.name, group, f"{group}_seed{seed}", "final", resolve(config), record["configuration"]
+    )
+
+
+def _product(table, names):
+    return [dict(zip(names, values)) for values in itertools.product(*(table[n] for n in names))]
+
+
+def score(record, metric):
+    """Lower is better; diverged and failed runs rank last, NaN never wins."""
+    value = (record.get("metrics") or {}).get(metric)
+    if record.get("status") != "ok" or value is None or not math.isfinite(value):
+        return math.inf
+    return -value if metric.endswith("accuracy") else value
+
+
+def _mean_score(records, metric):
+    """A group's mean `score`: a seed that diverged or failed makes it rank last."""
+    return sum(score(r, metric) for r in records) / len(records)
+
+
+def _best_groups(records, metric, top):
+    ranked = sorted(records, key=lambda r: score(r, metric))
+    return ranked[:top]
+
+
+class Progress:
+    """One line per finished run: runs done of total (and how many are training), the run, its
+    outcome, time left."""
+
+    def __init__(self, total, out):
+        self.total, self.done, self.out = total, 0, out
+        self.start_time = time.monotonic()
+        self.run_seconds = []
+
+    def add_total(self, n):
+        self.total += n
+
+    def finished(self, run, record, skipped=False, running=0):
+        self.done += 1
+        if skipped:
+            outcome = "done before, skipped"
+        else:
+            self.run_seconds.append(record.get("wall_time_s", 0.0))
+            metrics = record.get("metrics") or {}
+            outcome = record["status"]
+            if metrics.get("val_accuracy") is not None and metrics.get("val_loss") is not None:
+                outcome += f"  val_acc={metrics['val_accuracy']:.3f} val_loss={metrics['val_loss']:.3f}"
+            if record.get("reason"):
+                outcome += f"  ({record['reason']})"
+            outcome += f"  {record.get('wall_time_s', 0):.1f}s"
+        eta = ""
+        if self.run_seconds:
+            elapsed = time.monotonic() - self.start_time
+            per_run = elapsed / len(self.run_seconds)
+            eta = f"  ~{_duration(per_run * (self.total - self.done))} left"
+        waiting = self.total - self.done - running
+        counts = f"{self.done}/{self.total}" + (f", {running} running, {waiting} waiting" if running else "")
+        print(f"[{counts}] {run.experiment}/{run.run_id}: {outcome}{eta}", file=self.out, flush=True)
+
+
+def _duration(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def execute(runs, logdir, pool, progress, rerun=False):
+    """Runs what is not done yet; returns each run's record in the order of `runs`."""
+    records = {}
+    todo = []
+    for run in runs:
+        if not rerun and run_directory.is_done(run.directory(logdir), run.config):
+            records[run.run_id] = run_directory.read_record(run.directory(logdir))
+            progress.finished(run, records[run.run_id], skipped=True)
+        elif run.run_id not in {r.run_id for r in todo}:
+            todo.append(run)
+    for run in todo:
+        run_directory.clear(run.directory(logdir))
+    running = getattr(pool, "running", lambda: 0)
+    for run, record in pool.map_runs(todo, logdir):
+        records[run.run_id] = record
+        progress.finished(run, record, running=running())
+    return [records[run.run_id] for run in runs]
