@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from optimizers.base_arguments import document_base_arguments
-from optimizers.hyperparameters import Hyperparameter, term
+from optimizers.hyperparameters import Hyperparameter, HoldsHyperparameters, term
 from optimizers.validation import (
     check_bool,
     check_learning_rate,
@@ -14,7 +14,7 @@ from optimizers.validation import (
 
 @keras.saving.register_keras_serializable(package="optimizers")
 @document_base_arguments
-class Adagrad(keras.optimizers.Optimizer):
+class Adagrad(HoldsHyperparameters, keras.optimizers.Optimizer):
     """AdaGrad: divide each parameter's step by the root of its summed squared gradients.
 
     The update rule, per variable:

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from optimizers.base_arguments import document_base_arguments
-from optimizers.hyperparameters import Hyperparameter, term
+from optimizers.hyperparameters import Hyperparameter, HoldsHyperparameters, term
 from optimizers.validation import (
     check_bool,
     check_learning_rate,
@@ -15,7 +15,7 @@ from optimizers.validation import (
 
 @keras.saving.register_keras_serializable(package="optimizers")
 @document_base_arguments
-class Adam(keras.optimizers.Optimizer):
+class Adam(HoldsHyperparameters, keras.optimizers.Optimizer):
     """Adam: an EMA of gradients (momentum) divided by the root of an EMA of their squares.
 
     The update rule, per variable, at step `t = iterations + 1`:

@@ -7,7 +7,7 @@ the rate (optax's `inject_hyperparams` does the same for its transformations), a
 decay schedules their rates (`initial_learning_rate`, a piecewise schedule's `values`):
 
 ```python
-class RMSprop(keras.optimizers.Optimizer):
+class RMSprop(HoldsHyperparameters, keras.optimizers.Optimizer):
     rho = Hyperparameter(check_unit_interval, terms=lambda rho: {"rho": rho, "one_minus_rho": 1 - rho})
     ...
         rho = term(self, "rho", variable.dtype)      # in update_step: a variable read
@@ -19,15 +19,33 @@ and rounded once to float32 (`keras.backend.floatx()`, as Keras's learning rate)
 Python constant it replaces: `1 - rho` rounded, not `1 - float32(rho)`, so a step is bit for bit
 the one the graph with constants takes. What changes the graph's structure (momentum switched
 off, `centered`, `amsgrad`, a schedule's boundaries) stays a Python setting read when tracing.
+
+Where an optimizer's variables live. Not in `optimizer.variables`: that list, and so what
+`set_weights` takes and a saved `.keras` file holds, is exactly Keras's built-in's (the
+step count, a number learning rate, the slots), so state moves between theirs and ours. How
+each backend's compiled step reads a new value:
+
+- TensorFlow (`tf.function`, `tf.distribute` included) and torch read a variable's current
+  value at every step, tracked by the optimizer or not: the rule reads the variable.
+- JAX's compiled step gets as arguments only what Keras's trainer passes it (the model's
+  variables, `optimizer.variables`, the metrics'); any other array is a constant of the trace.
+  So inside a JAX trace `apply` fetches the current values with one `jax.pure_callback` per
+  step (one host call, a few microseconds) from a host copy that every set updates, and the
+  rule reads those (`HoldsHyperparameters`). A set first waits for the steps already
+  dispatched, so a value changed between steps reaches exactly the next one. Assign values
+  through the attribute (or `set_held`), not to the variables: JAX reads the host copy.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
-# Where an owner keeps its {term: variable}, outside Keras's attribute tracking (an optimizer's
-# variables are tracked once, by `add_variable`).
+# Where an owner keeps its {term: variable}, outside Keras's attribute tracking (which would
+# add them to an optimizer's `variables`).
 _VARIABLES = "_hyperparameter_variables"
 _TERM_NAMES = "_hyperparameter_terms"  # {hyperparameter: its term names}
+_HOST_VALUES = "_hyperparameter_host_values"  # {term: numpy scalar}, what JAX's step fetches
+_TRACED_VALUES = "_hyperparameter_traced_values"  # {term: traced scalar}, inside a JAX `apply`
 
 
 class Hyperparameter:
@@ -40,10 +58,12 @@ class Hyperparameter:
             (a piecewise schedule's rates) gives one term per entry; their number is fixed.
         dtype: The variables' dtype; defaults to `keras.backend.floatx()` (Keras's for a rate).
 
-    On an optimizer the variables are its own (`add_variable`): its state, saved with it, and
-    JAX's compiled step gets them as arguments. Elsewhere (a schedule) they are plain
-    non-trainable `keras.Variable`s, read at every step on TensorFlow and torch; JAX's
-    compiled step captures their values when it is traced.
+    On an optimizer the variables are created as Keras creates its step count (in the
+    optimizer's name scope, `aggregation="only_first_replica"`) but not tracked: they are not
+    in `optimizer.variables` nor in its saved state (the config holds the values), and JAX's
+    compiled step reads them through `HoldsHyperparameters` (see the module's docstring).
+    Elsewhere (a schedule) they are plain non-trainable `keras.Variable`s, read at every step
+    on TensorFlow and torch; JAX's compiled step captures their values when it is traced.
     """
 
     def __init__(self, check, terms=None, dtype=None):
@@ -74,11 +94,14 @@ class Hyperparameter:
                 f"({len(before)}). Received: {self.name}={value!r}"
             )
         variables = owner.__dict__.setdefault(_VARIABLES, {})
+        host_values = owner.__dict__.setdefault(_HOST_VALUES, {})
+        _wait_for_dispatched_steps(owner)
         for term_name, number in terms.items():
             if term_name in variables:
                 variables[term_name].assign(number)
             else:
                 variables[term_name] = _new_variable(owner, term_name, number, self.dtype or keras.backend.floatx())
+            host_values[term_name] = np.asarray(number, dtype=variables[term_name].dtype)
         owner.__dict__[_TERM_NAMES][self.name] = tuple(terms)
         owner.__dict__[self.name] = value
 
@@ -86,14 +109,72 @@ class Hyperparameter:
 def _new_variable(owner, name, number, dtype):
     initializer = keras.initializers.Constant(number)
     if isinstance(owner, keras.optimizers.Optimizer):
-        return owner.add_variable(shape=(), initializer=initializer, dtype=dtype, aggregation="only_first_replica",
-                                  name=name)  # fmt: skip
+        # As `Optimizer.add_variable` makes one, without `_track_variable`: Keras's list stays Keras's.
+        with keras.name_scope(owner.name, caller=owner):
+            return keras.Variable(initializer, shape=(), dtype=dtype, trainable=False,
+                                  aggregation="only_first_replica", name=name)  # fmt: skip
     return keras.Variable(initializer, shape=(), dtype=dtype, trainable=False, name=name)
 
 
+def _wait_for_dispatched_steps(owner):
+    """On JAX, waits for the optimizer's steps already dispatched (they fetch the host copy
+    when they run, not when dispatched). Their step count is ready once they ran."""
+    if keras.backend.backend() != "jax" or not isinstance(owner, keras.optimizers.Optimizer):
+        return
+    import jax
+
+    try:
+        jax.block_until_ready(ops.convert_to_tensor(owner.iterations))
+    except (RuntimeError, ValueError):  # an array already donated to a later step: nothing pending
+        pass
+
+
 def term(owner, name, dtype):
-    """The variable of term `name`, cast to `dtype` (the trained variable's), for an update rule."""
+    """The value of term `name`, cast to `dtype` (the trained variable's), for an update rule:
+    its variable, or inside a JAX trace of `apply` the value fetched for this step."""
+    traced = owner.__dict__.get(_TRACED_VALUES)
+    if traced is not None:
+        return ops.cast(traced[name], dtype)
     return ops.cast(owner.__dict__[_VARIABLES][name], dtype)
+
+
+class HoldsHyperparameters:
+    """Mixin for an optimizer with `Hyperparameter`s, listed before `keras.optimizers.Optimizer`.
+
+    Inside a JAX trace, `apply` fetches the host copy of every term with one `jax.pure_callback`,
+    which runs at every execution of the compiled step, and `term` reads those. Elsewhere
+    (TensorFlow, torch, JAX run eagerly) `apply` is Keras's and `term` reads the variables.
+    """
+
+    def apply(self, grads, trainable_variables=None):
+        if not _in_jax_trace(grads):
+            return super().apply(grads, trainable_variables)
+        self.__dict__[_TRACED_VALUES] = _fetch_host_values(self.__dict__.get(_HOST_VALUES, {}))
+        try:
+            return super().apply(grads, trainable_variables)
+        finally:
+            del self.__dict__[_TRACED_VALUES]
+
+
+def _in_jax_trace(grads):
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(grads))
+
+
+def _fetch_host_values(host_values):
+    """`{term: traced scalar}`: the values `host_values` holds when the compiled step runs."""
+    if not host_values:
+        return {}
+    import jax
+
+    names = tuple(host_values)
+    shapes = tuple(jax.ShapeDtypeStruct((), host_values[n].dtype) for n in names)
+    # Reads the dict (updated in place by every set), not the optimizer: no reference to it.
+    values = jax.pure_callback(lambda: tuple(host_values[n] for n in names), shapes)
+    return dict(zip(names, values))
 
 
 def held(owner):

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from optimizers.base_arguments import document_base_arguments
-from optimizers.hyperparameters import Hyperparameter, term
+from optimizers.hyperparameters import Hyperparameter, HoldsHyperparameters, term
 from optimizers.validation import (
     check_bool,
     check_learning_rate,
@@ -15,7 +15,7 @@ from optimizers.validation import (
 
 @keras.saving.register_keras_serializable(package="optimizers")
 @document_base_arguments
-class RMSprop(keras.optimizers.Optimizer):
+class RMSprop(HoldsHyperparameters, keras.optimizers.Optimizer):
     """RMSprop: divide each step by the root of an exponentially weighted mean of squared gradients.
 
     The update rule, per variable:

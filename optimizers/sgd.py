@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from optimizers.base_arguments import document_base_arguments
-from optimizers.hyperparameters import Hyperparameter, term
+from optimizers.hyperparameters import Hyperparameter, HoldsHyperparameters, term
 from optimizers.validation import check_bool, check_choice, check_learning_rate, check_unit_interval
 
 MOMENTUM_FORMS = ("keras", "ema")
@@ -12,7 +12,7 @@ MOMENTUM_FORMS = ("keras", "ema")
 
 @keras.saving.register_keras_serializable(package="optimizers")
 @document_base_arguments
-class SGD(keras.optimizers.Optimizer):
+class SGD(HoldsHyperparameters, keras.optimizers.Optimizer):
     """Mini-batch stochastic gradient descent, with momentum and Nesterov momentum.
 
     The update rule, per variable (`momentum_form="keras"`, the default, as Keras and the

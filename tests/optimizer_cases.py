@@ -299,9 +299,11 @@ def assert_matches_builtin(actual, expected, label=""):
 
 
 def assert_variables_match_builtin(ours, builtin, label=""):
-    """Every variable of Keras's, in its order; ours also hold their hyperparameters in variables."""
+    """Exactly Keras's variables, in its order: the hyperparameters ours hold in variables
+    (optimizers/hyperparameters.py) are not among them."""
     held = {id(v) for v in hyperparameters.variables(ours)}
-    state = [v for v in ours.variables if id(v) not in held]
+    assert not held & {id(v) for v in ours.variables}
+    state = list(ours.variables)
     assert [v.name for v in state] == [v.name for v in builtin.variables]
     for a, b in zip(state, builtin.variables):
         assert_matches_builtin([[a.numpy()]], [[b.numpy()]], label=f"{label} {a.name}")
