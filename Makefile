@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pyproject.toml's optional extras the tests need: the other Keras backends and Ray.
-EXTRAS := jax,torch,ray
+EXTRAS := jax,torch,ray,dev
 
 .PHONY: install run test benchmarks clean
 
@@ -21,8 +21,11 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/python experiments/run.py $(ARGS)
 
-# The whole suite on TensorFlow, then the tests marked all_backends on JAX and PyTorch.
+# The linter and the architecture's import contracts, the whole suite on TensorFlow, then the
+# tests marked all_backends on JAX and PyTorch.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(ARGS)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -m all_backends $(ARGS)
 	KERAS_BACKEND=torch $(BIN)/python -m pytest -m all_backends $(ARGS)

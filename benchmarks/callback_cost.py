@@ -41,7 +41,7 @@ from callbacks import (  # noqa: E402
     OptimizerStateStatistics,
 )
 
-TARGET = 0.10  # the budget for all callbacks together
+TARGET = 0.10  # the budget for all callbacks together: 10% of a run
 
 
 _HOOKS = (

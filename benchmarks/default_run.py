@@ -1,4 +1,4 @@
-"""Target 5 of the performance issue: the default `python experiments/run.py` within 5 minutes.
+"""Target: the default `python experiments/run.py` within 5 minutes.
 
     python benchmarks/default_run.py [--jobs 1]
 

@@ -58,9 +58,10 @@ def reference_runs(epochs=PAPER_EPOCHS, seeds=1):
 
 def train(runs, logdir, jobs=1):
     """{model name: [record per seed]}, trained through the experiment runner's workers."""
-    from experiments.sweeps.workers import make_pool
+    from experiments.config.options import RunnerOptions
+    from experiments.sweeps.pools import make_pool
 
-    pool = make_pool(jobs)
+    pool = make_pool(RunnerOptions(logdir=logdir, jobs=jobs))
     records = {}
     try:
         for run, record in pool.map_runs(runs, logdir):

@@ -1,4 +1,4 @@
-"""Target 1 of the performance issue: optimizer update speed as a fraction of copy bandwidth.
+"""Target: optimizer update speed as a fraction of copy bandwidth.
 
     python benchmarks/optimizer_speed.py [--sizes 1e6,1e7] [--repeats 15] [--seconds 0.05] [--variables 1]
 
@@ -38,7 +38,7 @@ Each timed sample repeats one call for about `--seconds` after warm-up calls (tr
 compilation); every repeat visits all cells in a new shuffled order, ours and Keras's back to
 back in alternating order, so that drifts in the load of this shared machine hit all alike;
 Python's garbage collector is off while sampling. Reported: medians over the repeats, and the
-spread "±" as half the interquartile range in % of the median. Targets (issue 7): ours with
+spread "±" as half the interquartile range in % of the median. Targets: ours with
 XLA >= 0.85 of copy bandwidth for every optimizer; ours without XLA at least as fast as
 Keras's built-in: the median of the per-repeat ratios time ours / Keras <= 1.00 ("PASS"), or
 1.00 inside their interquartile range ("PASS (tie)": not slower within this machine's noise;

@@ -7,9 +7,9 @@ For each experiment (default: every MLP experiment of experiments/specs/), inter
 `python experiments/run.py EXPERIMENT` from scratch in a fresh log directory once per path:
 - reuse: as run.py trains now (experiments/engine/compiled_models.py: one compiled model per architecture,
   optimizer and batch size per worker, reset between runs);
-- fresh: one model built, compiled and traced per run (OPTIMIZATION_LAB_FRESH_MODELS=1), the
+- fresh: one model built, compiled and traced per run (`run.py --no-model-reuse`), the
   path before;
-- keras_fit: reused models trained by Keras's `fit` (OPTIMIZATION_LAB_KERAS_FIT=1) instead of
+- keras_fit: reused models trained by Keras's `fit` (`run.py --keras-fit`) instead of
   the runner's own loop (experiments/engine/epoch_loop.py).
 From every record.json it sums the time in optimizer steps, `ms_per_update x updates_per_epoch x
 epochs_completed` (ms_per_update is measured the same way on both paths: the median training part
@@ -34,11 +34,7 @@ sys.path.insert(0, REPO)
 from experiments import spec
 
 TARGET_FRACTION = 0.7
-ENVIRONMENT = {
-    "reuse": {},
-    "fresh": {"OPTIMIZATION_LAB_FRESH_MODELS": "1"},
-    "keras_fit": {"OPTIMIZATION_LAB_KERAS_FIT": "1"},
-}
+FLAGS = {"reuse": [], "fresh": ["--no-model-reuse"], "keras_fit": ["--keras-fit"]}
 SPEED_METRICS = ("ms_per_update", "samples_per_second")
 
 
@@ -48,12 +44,12 @@ def mlp_experiments():
 
 def run_experiments(names, path, args, logdir):
     command = [sys.executable, os.path.join(REPO, "experiments", "run.py"), *names, "--logdir", logdir,
-               "--size", args.size, "--jobs", str(args.jobs)]  # fmt: skip
+               "--size", args.size, "--jobs", str(args.jobs), *FLAGS[path]]  # fmt: skip
     for flag in ("seeds", "epochs"):
         if getattr(args, flag):
             command += [f"--{flag}", str(getattr(args, flag))]
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env={**os.environ, **ENVIRONMENT[path]})
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
     records = {}
     for name in names:

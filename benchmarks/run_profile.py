@@ -19,7 +19,7 @@ list, `evaluate`, the compiled train and test functions), and printed in ms per 
 - epoch-end callbacks, fit's set-up and end, train_run before and after fit (model reset,
   pipeline, callbacks, initial loss; record, HParams), and run_and_record's own files.
 
-The fraction steps / wall is the one benchmarks/run_overhead.py reports (target 0.7, issue 12).
+The fraction steps / wall is the one benchmarks/run_overhead.py reports).
 `--cprofile FILE` also writes a cProfile of the timed runs (read it with pstats).
 """
 
@@ -222,8 +222,12 @@ def main():
                         help="train the timed runs once untimed first: their seeds' data orders and initial weights "
                              "drawn already, as a sweep's later configurations find them")  # fmt: skip
     parser.add_argument("--cprofile", metavar="FILE")
+    parser.add_argument("--no-model-reuse", action="store_true", help="one fresh compiled model per run, as run.py's flag")
     args = parser.parse_args()
-    workers._prepare_process(threads=int(os.environ.get("PROFILE_THREADS", "0")) or None)
+    from experiments.config.options import EngineOptions
+
+    workers.prepare_process(threads=int(os.environ.get("PROFILE_THREADS", "0")) or None,
+                            engine=EngineOptions(reuse_models=not args.no_model_reuse))
     stamps = Stamps()
     instrument(stamps)
     experiment = spec.load(args.experiment, args.size)

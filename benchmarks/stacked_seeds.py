@@ -2,7 +2,7 @@
 
     python benchmarks/stacked_seeds.py [--epochs 4] [--repeats 2] [--members 8,32] [--separate 8]
 
-The digits MLP 64-128-128-10, Adam at 1e-3, batch 32 (issue 12's prototype), without and with XLA
+The digits MLP 64-128-128-10, Adam at 1e-3, batch 32, without and with XLA
 (`jit_compile`), interleaved repeats of:
 - separate: `--separate` runs of `training.train_run`, one per seed, as `python experiments/run.py`
   trains them (its compiled-model cache, our callbacks); throughput = 1 / ms_per_update, the
@@ -12,7 +12,7 @@ The digits MLP 64-128-128-10, Adam at 1e-3, batch 32 (issue 12's prototype), wit
   stacked step updates K members), epochs after the first.
 Ratios are to the faster of the two separate arms. End to end: the wall time of the separate
 runs against one stacked run of as many seeds (model builds, tracing, validation, everything).
-Target (issue 12): stacked K = 8 at >= 4x the updates per second of 8 separate runs, with XLA or
+Target: stacked K = 8 at >= 4x the updates per second of 8 separate runs, with XLA or
 without.
 """
 

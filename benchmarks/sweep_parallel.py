@@ -7,7 +7,7 @@ Runs the same sweep from scratch, in fresh log directories, once per job count a
 (interleaved: `--jobs 1`, `--jobs 2`, `--jobs 1`, ...), each through `python experiments/run.py
 EXPERIMENT ... --jobs N` in its own process so that both pay the same start-up; prints the wall
 times, the speed-up (median over repeats) and whether every run's metrics are identical.
-Target: --jobs 2 at least 1.8x faster, results identical (issue 12).
+Target: --jobs 2 at least 1.8x faster, results identical.
 
 Two sweeps answer different questions:
 - `--size default` of the default job's experiments (no arguments: optimizers, learning_rate,

@@ -9,7 +9,7 @@ On the digits MLP 64-128-128-10 (SGD), per batch size, interleaved repeats of:
   per update from its own `ms_per_update`, the median epoch after the first;
 - runner, no callbacks: the same loop without the logging callbacks;
 - runner through Keras's fit: the same run trained by `fit` on the runner's tf.data pipeline
-  (OPTIMIZATION_LAB_KERAS_FIT=1), the path before the runner's own loop;
+  (`run.py --keras-fit`), the path before the runner's own loop;
 - keras fit on numpy: `model.fit(x, y, batch_size)`, what a plain Keras user writes;
 - raw loop: a Python loop over the same tf.data batches calling a `tf.function` train step
   (GradientTape, loss, optimizer.apply), the usual hand-written loop;
@@ -20,7 +20,7 @@ On the digits MLP 64-128-128-10 (SGD), per batch size, interleaved repeats of:
   between steps: the floor for any loop that uses Keras's step, which the runner's gap to the
   raw in-graph epoch splits into (Keras's step, against the runner's calls and callbacks).
 Prints ms per update and each loop's ratio to the raw loop; targets: runner <= 1.5x raw loop,
-and runner <= 2x the in-graph epoch (with its per-step logging; issue 12).
+and runner <= 2x the in-graph epoch (with its per-step logging).
 """
 
 import argparse
@@ -136,6 +136,19 @@ def keras_graph_ms(dataset, config, batch_size, epochs):
     return 1e3 * statistics.median(seconds[1:]) / steps
 
 
+def _loops(config, dataset, batch_size, epochs):
+    """{name: a function timing that loop on one configuration}."""
+    return {
+        "runner (as run.py trains)": lambda: runner_ms(config, True),
+        "runner, no callbacks": lambda: runner_ms(config, False),
+        "runner through Keras's fit": lambda: runner_ms(config, True, own_loop=False),
+        "keras fit on numpy": lambda: keras_fit_ms(dataset, config, batch_size, epochs),
+        "raw tf.function loop": lambda: raw_loop_ms(dataset, config, batch_size, epochs),
+        "raw in-graph epoch": lambda: raw_graph_ms(dataset, config, batch_size, epochs),
+        "Keras's step, in-graph epoch": lambda: keras_graph_ms(dataset, config, batch_size, epochs),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=6)
@@ -147,15 +160,7 @@ def main():
     for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
         config = resolve({"optimizer": "sgd", "learning_rate": 0.01, "batch_size": batch_size, "epochs": args.epochs})
         dataset = training.get_dataset(config)
-        loops = {
-            "runner (as run.py trains)": lambda: runner_ms(config, True),
-            "runner, no callbacks": lambda: runner_ms(config, False),
-            "runner through Keras's fit": lambda: runner_ms(config, True, own_loop=False),
-            "keras fit on numpy": lambda: keras_fit_ms(dataset, config, batch_size, args.epochs),
-            "raw tf.function loop": lambda: raw_loop_ms(dataset, config, batch_size, args.epochs),
-            "raw in-graph epoch": lambda: raw_graph_ms(dataset, config, batch_size, args.epochs),
-            "Keras's step, in-graph epoch": lambda: keras_graph_ms(dataset, config, batch_size, args.epochs),
-        }
+        loops = _loops(config, dataset, batch_size, args.epochs)
         times = {name: [] for name in loops}
         for _ in range(args.repeats):  # interleaved: a slow spell of the machine hits every loop
             for name, measure in loops.items():

@@ -20,7 +20,9 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEFAULT_EXPERIMENTS = ("optimizers", "learning_rate", "batch_size")
-DEFAULT_LOGDIR = os.path.join(REPO_ROOT, "logs")
+# In a clone, the repository's logs/ (git-ignored); from an installed copy, logs/ where it is run.
+_IN_A_CLONE = os.path.exists(os.path.join(REPO_ROOT, "pyproject.toml"))
+DEFAULT_LOGDIR = os.path.join(REPO_ROOT, "logs") if _IN_A_CLONE else os.path.join(os.getcwd(), "logs")
 
 
 class UsageError(Exception):
@@ -55,7 +57,7 @@ def build_parser():
                         help="data set: digits (default), mnist5k, mnist1d (bundled, offline), mnist, fashion_mnist, "
                         "cifar10 (downloaded once); sizes and shapes: --list-settings")
     parser.add_argument("--data", metavar="PACKAGE.MODULE:FUNCTION",
-                        help="your own data loader instead of --dataset (contract: README, experiments/data/plugins.py)")
+                        help="your own data loader instead of --dataset (contract: docs/data-and-models.md)")
     parser.add_argument("--model", metavar="NAME",
                         help="network: mlp (default), cnn, or your own builder PACKAGE.MODULE:FUNCTION")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -65,11 +67,16 @@ def build_parser():
     parser.add_argument("--logdir", default=DEFAULT_LOGDIR, metavar="DIR", help="where runs are written (default: logs/)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="runs trained in parallel processes (default 1)")
     parser.add_argument("--ray", metavar="ADDRESS",
-                        help="train the runs as tasks on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (see README)")
+                        help="train the runs as tasks on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (see docs/clusters-and-devices.md)")
     parser.add_argument("--ray-cpus", type=float, default=1.0, metavar="N", help="with --ray: CPUs per run (default 1; fractions allowed)")
     parser.add_argument("--ray-gpus", type=float, default=0.0, metavar="N", help="with --ray: GPUs per run (default 0; fractions allowed)")
     parser.add_argument("--stack-seeds", action="store_true",
-                        help="train the seeds of each configuration as one stacked model (MLP only; see README)")
+                        help="train the seeds of each configuration as one stacked model (MLP only; see docs/performance.md)")
+    parser.add_argument("--no-model-reuse", action="store_true",
+                        help="build, compile and trace one model per run instead of reusing compiled models "
+                        "(the same numbers, slower; for comparing the two)")
+    parser.add_argument("--keras-fit", action="store_true",
+                        help="train with Keras's fit instead of the runner's own loop (the same numbers, slower)")
     parser.add_argument("--report", action="store_true",
                         help="build logs/REPORT.md from every experiment run so far (after running any given), and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the runs that would be trained, train nothing")
@@ -136,11 +143,12 @@ def parse(argv):
 
 
 def runner_options(args):
-    from experiments.config.options import ClusterOptions, RunnerOptions
+    from experiments.config.options import ClusterOptions, EngineOptions, RunnerOptions
 
     cluster = ClusterOptions(args.ray, cpus=args.ray_cpus, gpus=args.ray_gpus) if args.ray else None
+    engine = EngineOptions(reuse_models=not args.no_model_reuse, keras_fit=args.keras_fit)
     return RunnerOptions(
-        logdir=args.logdir, seeds=args.seeds, jobs=args.jobs, cluster=cluster,
+        logdir=args.logdir, seeds=args.seeds, jobs=args.jobs, cluster=cluster, engine=engine,
         rerun=args.rerun, dry_run=args.dry_run, verbose=args.verbose, stack_seeds=args.stack_seeds,
     )  # fmt: skip
 

@@ -12,27 +12,10 @@ from experiments.evidence import claims, findings
 from experiments.kinds import registry, training_runs
 from experiments.outputs import files, hparams_sessions, run_tables
 from experiments.report import reports
-from experiments.sweeps import planning
+from experiments.sweeps import execution, planning, pools
+from experiments.sweeps.progress import Progress
 
 KIND_DONE_FILE = "kind_done.json"  # what a finished experiment of another kind was asked
-
-
-def make_pool(options, backend=None):
-    """Where runs train: a Ray cluster, `jobs` local processes, or this process (on Keras's
-    `backend`: None is KERAS_BACKEND, else TensorFlow); with `stack_seeds`, each configuration's
-    seeds as one stacked model on the local ones."""
-    if options.cluster:
-        from experiments.sweeps import ray_pool
-
-        return ray_pool.make_pool(options.cluster, verbose=options.verbose)
-    from experiments.sweeps import workers
-
-    pool = workers.make_pool(options.jobs, verbose=options.verbose, backend=backend)
-    if options.stack_seeds:
-        from experiments.sweeps.stacked_pool import StackedPool
-
-        return StackedPool(pool)
-    return pool
 
 
 def run_experiments(experiments, overrides, options, out):
@@ -43,9 +26,9 @@ def run_experiments(experiments, overrides, options, out):
             dry_run(experiment, overrides, options, out)
         return 0
 
-    pool = make_pool(options, backend=overrides.get("backend"))
+    pool = pools.make_pool(options, backend=overrides.get("backend"))
     started = time.monotonic()
-    progress = planning.Progress(0, out)
+    progress = Progress(0, out)
     tables = {}
     try:
         for experiment in experiments:
@@ -116,7 +99,7 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
     asked = {
         "kind": experiment.kind, "params": experiment.params, "seeds": seeds,
         "claims": [dataclasses.asdict(c) for c in experiment.claims],
-        "overrides": {k: v for k, v in overrides.items() if k in training_runs.DATA_SETTINGS},
+        "overrides": {k: v for k, v in overrides.items() if k in training_runs.SHARED_SETTINGS},
     }  # fmt: skip
     table_path = os.path.join(exp_dir, "run_tables.csv")
     if not options.rerun and files.read_json(done_path) == asked and os.path.exists(table_path) and findings.load(exp_dir):
@@ -129,8 +112,8 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
     from experiments.engine.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    with training_runs.using(pool, overrides):  # the kind's training runs go to the sweep's workers
-        result = registry.run(experiment.kind, experiment.params, seeds, exp_dir)
+    trainer = training_runs.TrainingRuns(exp_dir, pool, overrides, out)  # the kind's runs go to the sweep's pool
+    result = registry.run(experiment.kind, experiment.params, seeds, exp_dir, trainer)
     files.write_csv_atomic(os.path.join(exp_dir, "run_tables.csv"), result.table)
     found = [*result.findings, *(claims.evaluate(c, experiment, [], result.measurements, dataset=dataset) for c in experiment.claims)]
     for finding in result.findings:
@@ -149,14 +132,14 @@ def run_one(experiment, overrides, options, pool, progress, out):
     first = planning.first_stage(experiment, overrides)
     if first:
         progress.add_total(len(first))
-        first_records = planning.execute(first, options.logdir, pool, progress, options.rerun)
+        first_records = execution.execute(first, options.logdir, pool, progress, options.rerun)
     else:
         first_records = None
     final = planning.final_stage(experiment, overrides, seeds, first_records)
     # Seed-0 runs that the first stage already trained are reused, not counted twice.
     known = {r["run_id"] for r in first_records or []}
     progress.add_total(sum(run.run_id not in known for run in final))
-    final_records = planning.execute([r for r in final if r.run_id not in known], options.logdir, pool, progress, options.rerun)
+    final_records = execution.execute([r for r in final if r.run_id not in known], options.logdir, pool, progress, options.rerun)
     by_id = {r["run_id"]: r for r in first_records or []}
     for run in final:
         if run.run_id in by_id:
@@ -172,7 +155,7 @@ def run_one(experiment, overrides, options, pool, progress, out):
     runs, summary = run_tables.write_experiment_outputs(experiment, records, exp_dir)
     hparams_sessions.write_session_groups(exp_dir, records)  # seeds aggregated per configuration
     found = [claims.evaluate(c, experiment, records, dataset=dataset) for c in experiment.claims]
-    table = run_tables.display_table(summary[summary.group.isin({r.group for r in final})], experiment.varied_settings)
+    table = run_tables.configuration_table(summary[summary.group.isin({r.group for r in final})], experiment.varied_settings)
     findings.save(exp_dir, experiment, found, seeds, len(records), dataset=dataset)
     reports.write_experiment_report(experiment, exp_dir, table, found, seeds, records)
     return table

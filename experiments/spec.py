@@ -42,13 +42,11 @@ and `[[claims]]` are checked here too, so a bad value exits 2 before anything ru
 """
 
 import dataclasses
-import itertools
-import math
 import os
 
-import numpy as np
 import tomllib
 
+from experiments.config.metrics import TUNING_METRICS
 from experiments.config.settings import SETTINGS, SettingError, validate
 from experiments.evidence import claims
 from experiments.kinds import registry
@@ -65,7 +63,6 @@ TOP_LEVEL_KEYS = {
 PLUGIN_KEYS = {"model": "model", "data": "dataset"}
 TOP_LEVEL_KEYS |= set(PLUGIN_KEYS)
 SIZED_KEYS = {"seeds", "fixed", "vary", "tune", "tune_seeds", "search", "params"}
-METRICS = ("val_loss", "val_accuracy", "train_loss")
 DISTRIBUTIONS = ("log_uniform", "uniform", "choice", "int_uniform")
 
 
@@ -160,8 +157,8 @@ def parse(name, raw, size="default", where="<experiment>"):
     if tune_seeds > 1 and not tune:
         fail("`tune_seeds` needs a [tune] table: it is how many seeds tune each value")
     metric = merged.get("metric", "val_loss")
-    if metric not in METRICS:
-        fail(f"`metric` must be one of {METRICS}; got {metric!r}")
+    if metric not in TUNING_METRICS:
+        fail(f"`metric` must be one of {TUNING_METRICS}; got {metric!r}")
     overlap = set(fixed) & (set(vary) | set(tune) | set(search))
     if overlap:
         fail(f"setting(s) {sorted(overlap)} both fixed and varied")
@@ -229,48 +226,4 @@ def _search(search, fail):
         elif len(args) != 2 or not args[0] < args[1] or (kind == "log_uniform" and args[0] <= 0):
             fail(f"search.{name}.{kind} needs [low, high] with 0 < low < high for log_uniform; got {args!r}")
         result[name] = {kind: args}
-    return result
-
-
-def sample_search(search, seed=0):
-    """The random-search trials: one dict of settings per trial, from a fixed RNG."""
-    rng = np.random.default_rng(seed)
-    trials = []
-    for _ in range(search["trials"]):
-        trial = {}
-        for name, dist in search.items():
-            if name in ("trials", "top"):
-                continue
-            kind, args = next(iter(dist.items()))
-            if kind == "log_uniform":
-                value = float(math.exp(rng.uniform(math.log(args[0]), math.log(args[1]))))
-            elif kind == "uniform":
-                value = float(rng.uniform(args[0], args[1]))
-            elif kind == "int_uniform":
-                value = int(rng.integers(args[0], args[1] + 1))
-            else:
-                value = args[int(rng.integers(len(args)))]
-            trial[name] = validate(name, _round_sig(value))
-        trials.append(trial)
-    return trials
-
-
-def _round_sig(value, digits=3):
-    # Short, stable run names and configs: 3 significant digits are plenty for a random search.
-    if isinstance(value, float) and value != 0:
-        return float(f"{value:.{digits}g}")
-    return value
-
-
-def configurations(experiment):
-    """The (label, settings) of each configuration before tuning: arms x vary grid."""
-    arms = experiment.arms or [{"label": ""}]
-    names = list(experiment.vary)
-    grid = list(itertools.product(*(experiment.vary[n] for n in names))) or [()]
-    result = []
-    for arm in arms:
-        arm_settings = {k: v for k, v in arm.items() if k != "label"}
-        for values in grid:
-            settings = {**experiment.fixed, **arm_settings, **dict(zip(names, values))}
-            result.append((arm["label"], settings))
     return result

@@ -76,7 +76,7 @@ def test_best_rate_is_the_log10_of_each_arms_best_rate_by_seed():
         _record(opt, lr, seed, {"val_loss": v}, status="diverged" if math.isnan(v) else "ok")
         for (opt, lr), per_seed in losses.items() for seed, v in enumerate(per_seed)
     ]  # fmt: skip
-    values, notes = claims._per_seed(experiment.claims[0], experiment, records)
+    values, notes = claims.per_seed_values(experiment.claims[0], experiment, records)
     # Per seed: log10(0.001) - log10(0.1) = -2, -2, and log10(0.001) - log10(0.01) = -1.
     assert values == pytest.approx([-2.0, -2.0, -1.0])
     assert any("grid's edge" in note for note in notes)  # the best rates sit at the ends of the grid
@@ -95,7 +95,7 @@ def test_best_of_n_selects_on_half_a_and_reports_half_b():
          "metrics": {"val_accuracy_half_a": a, "val_accuracy_half_b": b}}
         for s, (a, b) in enumerate(halves)
     ]  # fmt: skip
-    values, _ = claims._per_seed(experiment.claims[0], experiment, records)
+    values, _ = claims.per_seed_values(experiment.claims[0], experiment, records)
     assert values == pytest.approx([0.85 - 0.85, 0.70 - np.mean([0.75, 0.95, 0.70])])
     finding = claims.evaluate(experiment.claims[0], experiment, records)
     assert finding.n == 2 and finding.verdict == "inconclusive"

@@ -131,7 +131,7 @@ def test_mnist1d_keeps_the_papers_split_and_leaves_global_random_state_alone():
     np.random.seed(123)
     random.seed(123)
     numpy_before, python_before = np.random.get_state(), random.getstate()
-    datasets._load_raw_cached.cache_clear()  # generate now, not from an earlier test's cache
+    datasets.forget_loaded()  # generate now, not from an earlier test's cache
     dataset = datasets.load_dataset("mnist1d", "raw")
     after = np.random.get_state()
     assert after[0] == numpy_before[0] and np.array_equal(after[1], numpy_before[1]) and after[2:] == numpy_before[2:]

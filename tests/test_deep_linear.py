@@ -12,7 +12,8 @@ from test_surfaces import image_tags
 from experiments import spec
 from experiments.evidence.findings import VERDICTS
 from experiments.kinds import deep_linear
-from experiments.kinds.deep_linear import deep_linear_model, deep_network, layer_statistics, linear_norms
+from experiments.kinds.deep_linear.initializations import INITIALIZERS, deep_network, layer_statistics
+from experiments.kinds.deep_linear.linear import deep_linear_model, linear_norms
 
 DEPTH = 12
 BATCH = np.array([[0.6, 0.8], [-1.0, 0.5], [0.3, -2.0]], np.float32)
@@ -152,7 +153,7 @@ def test_run_end_to_end_in_a_tiny_size(tmp_path):
     linear = table[table.network == "deep linear, L=6"]
     assert len(linear) == 4  # 2 scales x (x and the batch)
     np.testing.assert_allclose(linear.activation_growth_per_layer.astype(float), [0.7, 0.7, 1.3, 1.3], rtol=1e-5)
-    assert len(table) == 4 + 2 * len(deep_linear.INITIALIZERS)
+    assert len(table) == 4 + 2 * len(INITIALIZERS)
     assert findings and all(f.verdict in VERDICTS and f.claim and f.evidence for f in findings)
     assert figures == ["deep_linear.png", "initializations.png"]
     for name in figures:

@@ -181,9 +181,9 @@ def test_one_trace_of_a_models_steps_serves_every_run(tmp_path, monkeypatch):
     for i, run in enumerate(runs):
         record = training.train_run(resolve({**settings, **run}), str(tmp_path / str(i)))
         assert record["reused_compiled_model"] is (i > 0)
-        (entry,) = training.COMPILED_MODELS._entries.values()
+        (entry,) = training.COMPILED_MODELS.held()
         models.add(id(entry.model))
-    (model,) = [entry.model for entry in training.COMPILED_MODELS._entries.values()]
+    (model,) = [entry.model for entry in training.COMPILED_MODELS.held()]
     assert len(models) == 1
     assert epoch_loop.compiled_steps(model).experimental_get_tracing_count() == 1
 
@@ -209,19 +209,19 @@ def test_a_new_compilation_gets_new_steps():
 def test_kept_orders_are_those_drawn_afresh(monkeypatch):
     import tensorflow as tf
 
-    monkeypatch.setattr(shuffling, "_TENSORFLOW_ORDERS", {})
+    monkeypatch.setattr(shuffling, "KEPT_ORDERS", {})
     # Room for five orders of 40 examples: drawing more drops the least recently used seeds'.
-    monkeypatch.setattr(shuffling, "_ORDERS_KEPT_BYTES", 5 * 40 * 8)
+    monkeypatch.setattr(shuffling, "KEPT_ORDERS_BYTES", 5 * 40 * 8)
     tf.random.set_seed(3)
     kept = {seed: [order.numpy() for order in shuffling.shuffled_orders(40, seed, 2)] for seed in (1, 2, 3)}
-    assert len(shuffling._TENSORFLOW_ORDERS) == 2  # seed 1's were dropped
+    assert len(shuffling.KEPT_ORDERS) == 2  # seed 1's were dropped
     assert not np.array_equal(kept[1][0], kept[1][1])  # reshuffled each epoch
     assert sorted(kept[1][1].tolist()) == list(range(40))
     tf.random.set_seed(3)
     longer = shuffling.shuffled_orders(40, 2, 3)  # more epochs than kept: drawn again
     assert len(longer) == 3 and len(shuffling.shuffled_orders(40, 2, 1)) == 3
     for seed, orders in kept.items():
-        monkeypatch.setattr(shuffling, "_TENSORFLOW_ORDERS", {})
+        monkeypatch.setattr(shuffling, "KEPT_ORDERS", {})
         tf.random.set_seed(3)
         for kept_order, fresh in zip(orders, shuffling.shuffled_orders(40, seed, 2)):
             np.testing.assert_array_equal(kept_order, fresh.numpy())

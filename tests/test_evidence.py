@@ -11,7 +11,7 @@ from scipy import stats
 
 from experiments import cli, spec
 from experiments.engine import outcomes
-from experiments.evidence import claims, decision
+from experiments.evidence import claims, decision, pairing
 from experiments.evidence.findings import Finding
 from experiments.report import reports
 
@@ -87,8 +87,8 @@ def test_inconclusive_says_how_many_seeds_would_settle_it():
 def test_pairing_refuses_arms_that_do_not_share_the_data():
     a = {0: {"config": {"seed": 0, "dataset": "digits", "limit": None}}}
     b = {0: {"config": {"seed": 0, "dataset": "mnist", "limit": None}}}
-    with pytest.raises(decision.PairingError, match="dataset"):
-        decision.pair(a, b)
+    with pytest.raises(pairing.PairingError, match="dataset"):
+        pairing.pair(a, b)
 
 
 def _record(accuracy, losses, status="ok", initial=2.3, margin=0.1):
@@ -97,7 +97,7 @@ def _record(accuracy, losses, status="ok", initial=2.3, margin=0.1):
 
 
 def test_a_run_at_chance_did_not_learn():
-    # The schedules/constant_lr=0.1_seed0: status ok, accuracy 0.096, loss 2.31 = ln 10.
+    # A real run, schedules/constant_lr=0.1_seed0: status ok, accuracy 0.096, loss 2.31 = ln 10.
     dead = _record(0.096, [2.35, 2.31, 2.308])
     assert outcomes.classify(dead)[0] == "did_not_learn"
     assert "chance" in outcomes.classify(dead)[1]
@@ -244,9 +244,9 @@ def test_learning_curves_keep_the_range_of_the_runs_that_learned(tmp_path):
     limits = figures.learned_range([learned])
     assert limits == pytest.approx((0.5 / 1.5, 2.0 * 1.5))
     # A divergent curve stops at the first point past the top edge, drawn at the edge.
-    shown, escaped = figures._clip(np.array([2.1, 40.0, 1e32, np.nan]), limits)
+    shown, escaped = figures.clip_to_range(np.array([2.1, 40.0, 1e32, np.nan]), limits)
     assert escaped and shown.tolist() == [2.1, limits[1]]
-    assert figures._clip(learned, limits) == (pytest.approx(learned), False)
+    assert figures.clip_to_range(learned, limits) == (pytest.approx(learned), False)
     history = {"loss": [2.0, 1.0, 0.5], "val_loss": [2.1, 1.1, 0.6]}
     records = [
         {"group": "a", "status": "ok", "history": history},

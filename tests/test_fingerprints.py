@@ -7,7 +7,7 @@ import pytest
 from experiments.config.settings import resolve
 from experiments.data import datasets, shuffling
 from experiments.engine import training
-from experiments.evidence import claims, decision
+from experiments.evidence import claims, pairing
 
 BASE = {"epochs": 1, "limit": 160, "width": 8, "depth": 1}
 
@@ -36,15 +36,15 @@ def test_kept_orders_are_those_drawn_afresh(monkeypatch):
 
     dataset = datasets.Dataset("small", np.zeros((50, 1), np.float32), np.zeros(50, np.int32),
                            np.zeros((2, 1), np.float32), np.zeros(2, np.int32), 3)  # fmt: skip
-    monkeypatch.setattr(shuffling, "_TENSORFLOW_ORDERS", {})
+    monkeypatch.setattr(shuffling, "KEPT_ORDERS", {})
     kept = {}
     for global_seed in (1, 2, 1):  # the global seed (the run's) is part of what decides it
         tf.random.set_seed(global_seed)
         kept[global_seed] = shuffling.first_epoch_order(dataset, 5, "each_epoch")
     assert not np.array_equal(kept[1], kept[2])
-    assert len(shuffling._TENSORFLOW_ORDERS) == 2
+    assert len(shuffling.KEPT_ORDERS) == 2
     for global_seed in (1, 2):
-        monkeypatch.setattr(shuffling, "_TENSORFLOW_ORDERS", {})
+        monkeypatch.setattr(shuffling, "KEPT_ORDERS", {})
         tf.random.set_seed(global_seed)
         np.testing.assert_array_equal(kept[global_seed], shuffling.first_epoch_order(dataset, 5, "each_epoch"))
 
@@ -69,15 +69,15 @@ def _paired(seed, weights="w", order="o", **config):
 
 
 def test_pairing_refuses_seeds_whose_weights_or_order_differ():
-    assert len(decision.pair({0: _paired(0)}, {0: _paired(0)})) == 1
-    with pytest.raises(decision.PairingError, match="initial weights"):
-        decision.pair({0: _paired(0)}, {0: _paired(0, weights="other")})
-    with pytest.raises(decision.PairingError, match="orders"):
-        decision.pair({0: _paired(0)}, {0: _paired(0, order="other")})
+    assert len(pairing.pair({0: _paired(0)}, {0: _paired(0)})) == 1
+    with pytest.raises(pairing.PairingError, match="initial weights"):
+        pairing.pair({0: _paired(0)}, {0: _paired(0, weights="other")})
+    with pytest.raises(pairing.PairingError, match="orders"):
+        pairing.pair({0: _paired(0)}, {0: _paired(0, order="other")})
     # Arms that vary the model or the order may differ there; records without fingerprints pass.
-    assert decision.pair({0: _paired(0)}, {0: _paired(0, weights="other", width=16)})
-    assert decision.pair({0: _paired(0)}, {0: _paired(0, order="other", shuffle="sorted")})
-    assert decision.pair({0: {"config": _paired(0)["config"]}}, {0: _paired(0, weights="x")})
+    assert pairing.pair({0: _paired(0)}, {0: _paired(0, weights="other", width=16)})
+    assert pairing.pair({0: _paired(0)}, {0: _paired(0, order="other", shuffle="sorted")})
+    assert pairing.pair({0: {"config": _paired(0)["config"]}}, {0: _paired(0, weights="x")})
 
 
 def test_a_claim_on_unpaired_arms_is_not_decided():

@@ -89,7 +89,7 @@ def test_the_rate_first_verdict_needs_the_default_numbers_of_trials_and_resample
 
     def verdict(trials, resamples):
         boot = np.tile(point, (resamples, 1))  # every resample: the rate far ahead
-        return importance._rate_first_finding((dims, point, boot, np.zeros(trials))).verdict
+        return importance.rate_first_finding((dims, point, boot, np.zeros(trials))).verdict
 
     assert verdict(importance.MIN_DECIDING_TRIALS, importance.MIN_DECIDING_RESAMPLES) == "supported"
     assert verdict(6, importance.MIN_DECIDING_RESAMPLES) == "inconclusive"  # the quick size's trials

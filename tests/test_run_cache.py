@@ -152,7 +152,7 @@ def test_a_seed_drawn_before_starts_from_the_same_weights(tmp_path):
     cache = compiled_models.CompiledModels()
     for i, (seed, learning_rate) in enumerate([(1, 0.05), (2, 0.05), (1, 0.02), (2, 0.02)]):
         last = _train(resolve({**settings, "seed": seed, "learning_rate": learning_rate}), tmp_path / str(i), cache)
-    (entry,) = cache._entries.values()
+    (entry,) = cache.held()
     assert list(entry.drawn) == [1, 2]  # the last two runs took their weights from here
     config = resolve({**settings, "seed": 2, "learning_rate": 0.02})
     assert numbers_of(last) == numbers_of(_train(config, tmp_path / "fresh", None))
@@ -202,10 +202,11 @@ def test_reused_model_equals_a_fresh_process(tmp_path):
     _train(resolve({**settings, "seed": 3, "learning_rate": 0.01}), tmp_path / "first", cache)
     reused = _train(config, tmp_path / "reused", cache)
     script = (
-        "import json, sys; from experiments.engine.training import train_run; "
-        "record = train_run(json.loads(sys.argv[1]), sys.argv[2]); print(json.dumps(record))"
+        "import json, sys; from experiments.config.options import EngineOptions; "
+        "from experiments.engine import training; training.configure(EngineOptions(reuse_models=False)); "
+        "record = training.train_run(json.loads(sys.argv[1]), sys.argv[2]); print(json.dumps(record))"
     )
-    env = {**os.environ, "OPTIMIZATION_LAB_FRESH_MODELS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run(
         [sys.executable, "-c", script, json.dumps(config), str(tmp_path / "process")],
         check=True, capture_output=True, text=True, env=env, cwd=os.path.dirname(os.path.dirname(__file__)),
@@ -316,7 +317,7 @@ def test_a_builder_whose_seeds_do_not_follow_the_run_seed_is_reset_from_fresh_bu
     cache = compiled_models.CompiledModels()
     config = resolve({"width": 4, "optimizer": "keras_sgd"})  # what compile_model compiles
     for seed in (1, 2, 3):
-        model, _ = cache.acquire({**config, "seed": seed}, lambda: build(seed), compile_model, lambda: 0.01)
+        model, _ = cache.acquire({**config, "seed": seed}, lambda seed=seed: build(seed), compile_model, lambda: 0.01)
         for variable, expected in zip(model.weights, build(seed).weights):
             np.testing.assert_array_equal(variable.numpy(), expected.numpy())
         cache.release({**config, "seed": seed}, model)

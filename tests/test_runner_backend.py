@@ -2,7 +2,7 @@
 recorded in each run's record, numpy batches into the step, the same numbers for the same seed,
 and a reused compiled model equal to a fresh one there too.
 
-Our callbacks do not run on JAX and torch yet (issue 13, the callbacks' part): these runs leave
+Our callbacks do not run on JAX and torch yet: these runs leave
 them out, so the check is of the runner, the data pipeline and the model cache."""
 
 import json

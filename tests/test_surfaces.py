@@ -19,9 +19,9 @@ from experiments.kinds.surfaces import (
     UNNORMALIZED,
     Stepper,
     Surface,
-    make_optimizer,
     sign_changes,
     steps_to_tolerance,
+    surface_optimizer,
 )
 
 CURVATURE = 4.0  # f = 0.5 * L * (w1**2 + w2**2): gradient descent is stable for lr < 2/L = 0.5
@@ -49,7 +49,7 @@ def heavy_ball_reference(gradient, start, learning_rate, momentum, steps, form):
 def test_gradient_descent_on_a_quadratic_follows_the_closed_form_and_the_2_over_L_boundary(fraction, converges):
     learning_rate = fraction * 2 / CURVATURE
     start = np.array([1.5, -0.5])
-    path = Stepper(QUADRATIC, make_optimizer("gd")).path(start, learning_rate, 60)
+    path = Stepper(QUADRATIC, surface_optimizer("gd")).path(start, learning_rate, 60)
     # w_t = (1 - lr L)^t w_0: |1 - lr L| = 0.8 below 2/L, 1.2 above.
     factor = (1 - learning_rate * CURVATURE) ** np.arange(61)
     np.testing.assert_allclose(path, factor[:, None] * start, rtol=1e-4, atol=1e-30)
@@ -63,7 +63,7 @@ def test_gradient_descent_on_a_quadratic_follows_the_closed_form_and_the_2_over_
 def test_gradient_descent_on_the_elongated_bowl_is_stable_below_2_over_L_of_the_steep_axis(fraction, converges):
     learning_rate = fraction * 2 / surfaces.BOWL_STEEP_CURVATURE  # L = 2 on w2; 0.02 on w1
     start = np.array([-40.0, 4.0])
-    path = Stepper(UNNORMALIZED, make_optimizer("gd")).path(start, learning_rate, 40)
+    path = Stepper(UNNORMALIZED, surface_optimizer("gd")).path(start, learning_rate, 40)
     steps = np.arange(41)
     expected = np.stack(
         [(1 - 0.02 * learning_rate) ** steps * start[0], (1 - 2 * learning_rate) ** steps * start[1]], axis=1
@@ -75,7 +75,7 @@ def test_gradient_descent_on_the_elongated_bowl_is_stable_below_2_over_L_of_the_
 
 def test_steps_to_tolerance_of_gradient_descent_match_the_closed_form():
     learning_rate, start, tolerance = 0.9, np.array([-40.0, 4.0]), 1e-4
-    path = Stepper(UNNORMALIZED, make_optimizer("gd")).path(start, learning_rate, 800)
+    path = Stepper(UNNORMALIZED, surface_optimizer("gd")).path(start, learning_rate, 800)
     t = np.arange(801)
     f = ((1 - 0.02 * learning_rate) ** t * start[0] / 10) ** 2 + ((1 - 2 * learning_rate) ** t * start[1]) ** 2
     expected = int(np.flatnonzero(f >= tolerance)[-1]) + 1  # f decreases monotonically here
@@ -85,7 +85,7 @@ def test_steps_to_tolerance_of_gradient_descent_match_the_closed_form():
 @pytest.mark.parametrize("form", ["keras", "ema"])
 def test_momentum_paths_match_a_float64_reference(form):
     name = "momentum" if form == "keras" else "momentum_ema"
-    stepper = Stepper(UNNORMALIZED, make_optimizer(name, momentum=0.9))
+    stepper = Stepper(UNNORMALIZED, surface_optimizer(name, momentum=0.9))
     start = (-40.0, 4.0)
     path = stepper.path(start, 0.9, 30)
     gradient = lambda w: np.array([0.02 * w[0], 2.0 * w[1]])  # noqa: E731
@@ -96,18 +96,18 @@ def test_momentum_paths_match_a_float64_reference(form):
 
 def test_adam_path_is_the_same_as_with_a_new_optimizer():
     start = (-40.0, 4.0)
-    reused = Stepper(UNNORMALIZED, make_optimizer("adam"))
+    reused = Stepper(UNNORMALIZED, surface_optimizer("adam"))
     reused.path((10.0, -1.0), 0.3, 17)  # leaves moments and the step count behind
     again = reused.path(start, 0.5, 25)
-    fresh = Stepper(UNNORMALIZED, make_optimizer("adam")).path(start, 0.5, 25)
+    fresh = Stepper(UNNORMALIZED, surface_optimizer("adam")).path(start, 0.5, 25)
     np.testing.assert_array_equal(again, fresh)
 
 
 @pytest.mark.parametrize("name", ["momentum", "momentum_ema"])
 def test_momentum_reaches_the_bowls_minimum_in_fewer_steps_than_gradient_descent_at_the_same_rate(name):
     learning_rate, start, tolerance = 0.9, (-40.0, 4.0), 1e-4  # 0.9 x 2/L: gradient descent zigzags
-    plain = Stepper(UNNORMALIZED, make_optimizer("gd")).path(start, learning_rate, 600)
-    heavy = Stepper(UNNORMALIZED, make_optimizer(name, momentum=0.9)).path(start, learning_rate, 600)
+    plain = Stepper(UNNORMALIZED, surface_optimizer("gd")).path(start, learning_rate, 600)
+    heavy = Stepper(UNNORMALIZED, surface_optimizer(name, momentum=0.9)).path(start, learning_rate, 600)
     plain_steps = steps_to_tolerance(UNNORMALIZED, plain, tolerance)
     heavy_steps = steps_to_tolerance(UNNORMALIZED, heavy, tolerance)
     assert heavy_steps is not None and plain_steps is not None
@@ -119,8 +119,8 @@ def test_double_well_momentum_rolls_over_the_hill_where_gradient_descent_stays()
     # Critical points of (w1^2 - 1)^2 + 0.5 w1 along w1: roots of 4 w1^3 - 4 w1 + 0.5.
     global_min, hill, local_min = sorted(np.roots([4.0, 0.0, -4.0, 0.5]).real)
     start, learning_rate = (1.8, 0.8), 0.02
-    plain = Stepper(DOUBLE_WELL, make_optimizer("gd")).path(start, learning_rate, 600)
-    heavy = Stepper(DOUBLE_WELL, make_optimizer("momentum", momentum=0.9)).path(start, learning_rate, 600)
+    plain = Stepper(DOUBLE_WELL, surface_optimizer("gd")).path(start, learning_rate, 600)
+    heavy = Stepper(DOUBLE_WELL, surface_optimizer("momentum", momentum=0.9)).path(start, learning_rate, 600)
     np.testing.assert_allclose(plain[-1], [local_min, 0.0], atol=1e-3)
     np.testing.assert_allclose(heavy[-1], [global_min, 0.0], atol=1e-3)
     assert surfaces.DOUBLE_WELL_HILL == pytest.approx(hill)
@@ -128,7 +128,7 @@ def test_double_well_momentum_rolls_over_the_hill_where_gradient_descent_stays()
 
 def test_double_well_gradient_descent_ends_in_the_basin_it_starts_in():
     global_min, hill, local_min = sorted(np.roots([4.0, 0.0, -4.0, 0.5]).real)
-    stepper = Stepper(DOUBLE_WELL, make_optimizer("gd"))
+    stepper = Stepper(DOUBLE_WELL, surface_optimizer("gd"))
     left = stepper.path((hill - 0.05, 0.5), 0.02, 600)[-1]
     right = stepper.path((hill + 0.05, 0.5), 0.02, 600)[-1]
     np.testing.assert_allclose(left, [global_min, 0.0], atol=1e-3)
@@ -137,7 +137,7 @@ def test_double_well_gradient_descent_ends_in_the_basin_it_starts_in():
 
 def test_saddle_escape_time_of_gradient_descent_follows_the_linearization():
     learning_rate, offset, threshold = 0.1, 1e-4, 0.1
-    stepper = Stepper(SADDLE, make_optimizer("gd"))
+    stepper = Stepper(SADDLE, surface_optimizer("gd"))
     path = stepper.path((1.0, offset), learning_rate, 80)
     # Near the saddle w2 grows by exactly 1 + 2 lr per step (the cubic term is below 0.5% at 0.1).
     predicted = math.ceil(math.log(threshold / offset) / math.log(1 + 2 * learning_rate))

@@ -15,6 +15,15 @@ class ClusterOptions:
 
 
 @dataclasses.dataclass(frozen=True)
+class EngineOptions:
+    """How each process trains a run; every choice gives the same numbers (the tests check it),
+    the benchmarks compare their speed."""
+
+    reuse_models: bool = True  # keep compiled models across runs (experiments/engine/compiled_models.py)
+    keras_fit: bool = False  # Keras's `fit` instead of the runner's own loop (experiments/engine/epoch_loop.py)
+
+
+@dataclasses.dataclass(frozen=True)
 class RunnerOptions:
     logdir: str
     seeds: int = None  # None: each experiment's own number of seeds
@@ -23,4 +32,5 @@ class RunnerOptions:
     rerun: bool = False  # train again runs already done
     dry_run: bool = False  # list the runs, train nothing
     verbose: bool = False  # Keras's per-epoch output
+    engine: EngineOptions = EngineOptions()  # how each process trains its runs
     stack_seeds: bool = False  # each configuration's seeds as one stacked model (experiments/engine/stacked.py)

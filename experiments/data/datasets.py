@@ -29,6 +29,7 @@ import random
 import numpy as np
 
 from experiments.data.plugins import is_reference as _is_reference
+from experiments.data.raw import RawData
 
 BUNDLED_DATASETS = ("digits", "mnist5k", "mnist1d")
 DOWNLOADED_DATASETS = ("mnist", "fashion_mnist", "cifar10")
@@ -73,24 +74,6 @@ class Dataset:
     @property
     def num_features(self):
         return self.x_train.shape[1]
-
-
-@dataclasses.dataclass(frozen=True)
-class RawData:
-    """What a loader returns: unscaled examples, either pooled (`x_val is None`: we split them)
-    or already split, the largest pixel value for `unit`, and one example's shape."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray = None
-    y_val: np.ndarray = None
-    max_value: float = 1.0
-    input_shape: tuple = ()
-
-    @property
-    def num_classes(self):
-        labels = self.y_train if self.y_val is None else np.concatenate([self.y_train, self.y_val])
-        return int(labels.max()) + 1
 
 
 def load_dataset(name="digits", input_scaling="standardize", validation_fraction=0.25, limit=None):
@@ -156,6 +139,11 @@ def load_raw(name):
     """The unscaled data, read or generated once per process (read-only: shared by every run)."""
     # A downloaded data set is cached per folder: KERAS_HOME may point elsewhere later.
     return _load_raw_cached(name, keras_datasets_dir() if name in DOWNLOADED_DATASETS else None)
+
+
+def forget_loaded():
+    """Drops the data sets read or generated so far: the next `load_raw` reads them again."""
+    _load_raw_cached.cache_clear()
 
 
 @functools.lru_cache(maxsize=None)

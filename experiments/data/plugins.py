@@ -1,7 +1,7 @@
 """A user's own model builder and data loader, named `package.module:function`, checked at parse
 time so a wrong one fails in one line (exit 2) before anything trains.
 
-The contract (also in the README):
+The contract (also in docs/data-and-models.md):
 
     def build(input_shape, num_classes, config):   # --model mypackage.models:build
         # input_shape: one example's shape, e.g. (28, 28) for MNIST, (40,) for MNIST-1D, a tuple
@@ -26,6 +26,8 @@ import re
 import sys
 
 import numpy as np
+
+from experiments.data.raw import RawData
 
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
@@ -60,8 +62,7 @@ def load_callable(reference, setting):
 
 
 def load_data(reference):
-    """Calls the user's loader and checks what it returns; returns `experiments.data.datasets.RawData`."""
-    from experiments.data.datasets import RawData
+    """Calls the user's loader and checks what it returns; returns `experiments.data.raw.RawData`."""
 
     loader = load_callable(reference, "dataset")
 

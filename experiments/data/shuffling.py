@@ -15,9 +15,9 @@ import numpy as np
 ORDERS = ("each_epoch", "once", "sorted")
 
 # shuffled_orders' orders: {(examples, (global seed, op seed)): [order of each epoch]}, least
-# recently used first, at most _ORDERS_KEPT_BYTES of them (but the last used).
-_TENSORFLOW_ORDERS = {}
-_ORDERS_KEPT_BYTES = 64 * 2**20
+# recently used first, at most KEPT_ORDERS_BYTES of them (but the last used).
+KEPT_ORDERS = {}
+KEPT_ORDERS_BYTES = 64 * 2**20
 
 
 def fixed_order(labels, order, seed):
@@ -92,7 +92,7 @@ def shuffled_orders(num_train, seed, epochs):
     import tensorflow as tf
 
     key = (num_train, tf.compat.v1.random.get_seed(seed))
-    orders = _TENSORFLOW_ORDERS.pop(key, [])
+    orders = KEPT_ORDERS.pop(key, [])
     if len(orders) < epochs:
         passes = (
             tf.data.Dataset.range(num_train)
@@ -102,9 +102,9 @@ def shuffled_orders(num_train, seed, epochs):
             .with_options(pipeline_options())
         )
         orders = list(passes)[0::2]
-    _TENSORFLOW_ORDERS[key] = orders  # the most recently used last
-    kept = sum(len(drawn) * 8 * examples for (examples, _), drawn in _TENSORFLOW_ORDERS.items())
-    while kept > _ORDERS_KEPT_BYTES and len(_TENSORFLOW_ORDERS) > 1:
-        oldest = next(iter(_TENSORFLOW_ORDERS))
-        kept -= len(_TENSORFLOW_ORDERS.pop(oldest)) * 8 * oldest[0]
+    KEPT_ORDERS[key] = orders  # the most recently used last
+    kept = sum(len(drawn) * 8 * examples for (examples, _), drawn in KEPT_ORDERS.items())
+    while kept > KEPT_ORDERS_BYTES and len(KEPT_ORDERS) > 1:
+        oldest = next(iter(KEPT_ORDERS))
+        kept -= len(KEPT_ORDERS.pop(oldest)) * 8 * oldest[0]
     return orders

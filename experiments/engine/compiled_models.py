@@ -50,7 +50,7 @@ RUNTIME_SETTINGS = (
 )  # fmt: skip
 # How the examples are scaled and ordered: the data reach the compiled train and test functions
 # as iterators passed in, whose batches have an unknown batch dimension.
-DATA_SETTINGS = ("input_scaling", "shuffle")
+PIPELINE_SETTINGS = ("input_scaling", "shuffle")
 # Read by the traced graph only through a schedule (the rate, and the steps per epoch it counts
 # in, from the batch size and the number of examples): free when the learning rate is a constant.
 CONSTANT_RATE_SETTINGS = ("learning_rate", "epochs", "batch_size", "limit")
@@ -111,7 +111,7 @@ def has_constant_learning_rate(config):
 
 def compiled_key(config):
     """Runs with equal keys can share one compiled model."""
-    free = {*RUNTIME_SETTINGS, *DATA_SETTINGS, *held_hyperparameters(config)}
+    free = {*RUNTIME_SETTINGS, *PIPELINE_SETTINGS, *held_hyperparameters(config)}
     if has_constant_learning_rate(config):
         free.update(CONSTANT_RATE_SETTINGS)
     elif config["schedule"] in HELD_RATE_SCHEDULES and config["backend"] == "tensorflow":
@@ -143,7 +143,9 @@ def redrawn_weights(model, seed_shift):
     return values
 
 
-class _Entry:
+class Entry:
+    """One compiled model kept between runs, and what resetting it to a fresh run needs."""
+
     def __init__(self, model, seed):
         self.model, self.seed = model, seed
         optimizer = model.optimizer
@@ -225,7 +227,7 @@ class CompiledModels:
             self.misses += 1
             model = build()
             compile_model(model)
-            entry = _Entry(model, config["seed"])
+            entry = Entry(model, config["seed"])
             reused = False
         else:
             self.hits += 1
@@ -246,6 +248,11 @@ class CompiledModels:
         self._entries[key] = entry
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
+
+    def held(self):
+        """The entries held now (`Entry`: the compiled model, its seeds' drawn weights), least
+        recently used first."""
+        return list(self._entries.values())
 
     def clear(self):
         self._entries.clear()

@@ -52,6 +52,7 @@ import time
 import keras
 import numpy as np
 
+from experiments.config.versions import package_versions
 from experiments.data import shuffling
 from experiments.engine import factory, fingerprints, models, outcomes, run_directory, training
 
@@ -406,7 +407,7 @@ def train_stacked(config, seeds, run_dirs=None, verbose=0):
             "history": {name: [float(v) for v in values_] for name, values_ in history[k].items()},
             "wall_time_s": wall / num_members,
             "reused_compiled_model": False,
-            "versions": training.versions(),
+            "versions": package_versions(),
             "replicas": 1,
             "initial_loss": initial_losses[k],
             "fingerprint": prints[k],

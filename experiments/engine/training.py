@@ -3,7 +3,6 @@ run that diverges; a run that raises is turned into a `failed` record by the run
 
 import math
 import os
-import platform
 import time
 
 import keras
@@ -17,6 +16,7 @@ from callbacks import (
     MetricsFile,
     OptimizerStateStatistics,
 )
+from experiments.config.versions import package_versions
 from experiments.data import datasets, shuffling
 from experiments.engine import (
     compiled_models,
@@ -32,12 +32,22 @@ from experiments.engine import (
 _DATASETS = {}  # per process: the sweep trains many runs on the same data
 _PIPELINES = {}  # per process and data set: tensors for the training pipeline, validation batches
 SMALL_TRAINING_SET_BYTES = 64 * 2**20  # training_batches: shuffle the examples, not their indices
-# Per process: compiled models reused across runs (experiments/engine/compiled_models.py). Set
-# OPTIMIZATION_LAB_FRESH_MODELS=1 for one fresh model per run (the benchmarks compare the two).
-COMPILED_MODELS = None if os.environ.get("OPTIMIZATION_LAB_FRESH_MODELS") == "1" else compiled_models.CompiledModels()
-# On TensorFlow's default strategy the runner trains with experiments/engine/epoch_loop.py; set
-# OPTIMIZATION_LAB_KERAS_FIT=1 for Keras's `fit` (the same numbers; the benchmarks compare the two).
-OWN_LOOP = os.environ.get("OPTIMIZATION_LAB_KERAS_FIT") != "1"
+# This process's engine (`configure`): compiled models reused across runs
+# (experiments/engine/compiled_models.py), None for one fresh model per run; and, on TensorFlow's
+# default strategy, the runner's own loop (experiments/engine/epoch_loop.py) rather than `fit`.
+COMPILED_MODELS = compiled_models.CompiledModels()
+OWN_LOOP = True
+
+
+def configure(engine_options):
+    """Sets how this process trains its runs (config.options.EngineOptions); a pool calls it
+    in each worker it starts."""
+    global COMPILED_MODELS, OWN_LOOP
+    if not engine_options.reuse_models:
+        COMPILED_MODELS = None
+    elif COMPILED_MODELS is None:
+        COMPILED_MODELS = compiled_models.CompiledModels()
+    OWN_LOOP = not engine_options.keras_fit
 
 
 def get_dataset(config):
@@ -288,7 +298,7 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
         "history": {k: [float(v) for v in values] for k, values in history.history.items()},
         "wall_time_s": time.perf_counter() - started,
         "reused_compiled_model": reused,
-        "versions": versions(),
+        "versions": package_versions(),
         "replicas": replicas,
         "initial_loss": guard.initial_loss if guard else None,  # outcomes: did the loss ever fall below it?
         "fingerprint": fingerprint,  # initial weights and data order: what pairing by seed checks
@@ -404,16 +414,3 @@ def write_hparams(run_dir, config, metrics):
     hparams = {k: (v if isinstance(v, (bool, int, float, str)) else str(v)) for k, v in config.items()}
     with tf.summary.create_file_writer(run_dir).as_default():
         hp.hparams(hparams)
-
-
-def versions():
-    import tensorflow as tf
-
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "backend": keras.backend.backend(),  # the one that ran: Keras picks it at import
-        "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
-    }

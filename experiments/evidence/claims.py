@@ -3,11 +3,11 @@
 How a spec declares a claim (no Python needed):
 
     [[claims]]
-    id = "momentum-faster-tuned"            # the catalogue's id (issue "Every claim of the notes")
+    id = "momentum-faster-tuned"            # its id in experiments/report/catalogue.toml
     claim = "Momentum trains faster than gradient descent, each at its own best rate"
     source = ["002"]                        # the notes file(s) the sentence comes from
     test = "difference"                     # a generic test, by name (TESTS below)
-    metric = "train_loss"                   # METRICS below
+    metric = "train_loss"                   # CLAIM_METRICS below
     at_epoch = 3                            # optional: the metric after this epoch (a fixed budget:
                                             # speed claims); without it, at the end of training
     arms = [{ momentum = 0.9 }, { momentum = 0.0 }]   # first minus second
@@ -44,7 +44,7 @@ A kind module registers in experiments/kinds/registry.py and its `run` returns, 
 figures, `measurements`: {name: [per-seed values]}; a claim with `test = "kind"` and
 `measure = name` then decides on them with the same rule.
 
-Metrics of a record: those in METRICS. Runs that diverged or failed have no value and drop their
+Metrics of a record: those in CLAIM_METRICS. Runs that diverged or failed have no value and drop their
 seed's pair (the evidence says how many); runs that did not learn keep their (bad) value.
 """
 
@@ -54,7 +54,8 @@ import math
 import numpy as np
 from scipy import stats
 
-from experiments.evidence import decision
+from experiments.config.metrics import higher_is_better
+from experiments.evidence import decision, pairing
 
 TESTS = ("difference", "threshold", "highest_rate", "best_rate", "best_of_n", "slope", "spread", "rank", "measured", "kind")
 CLAIM_KEYS = {
@@ -77,7 +78,7 @@ def _late_progress(record):
     return losses[-1] / losses[len(losses) // 2 - 1]
 
 
-METRICS = {
+CLAIM_METRICS = {
     "val_loss": "final validation loss",
     "val_accuracy": "final validation accuracy",
     "train_loss": "final training loss",
@@ -92,7 +93,6 @@ METRICS = {
     "steps": "per-seed value from the experiment kind",
 }
 HALVES_METRICS = ("val_loss", "val_accuracy")  # also measured on each half of the validation set
-HIGHER_IS_BETTER = {"val_accuracy", "train_accuracy", "best_val_accuracy", "learned"}
 FINISHED = ("ok", "did_not_learn")
 
 
@@ -151,8 +151,8 @@ def parse(raw_claims, where, validate_setting):
         if test not in TESTS:
             raise ClaimError(f"{where}: claim {name!r}: `test` must be one of {TESTS}; got {test!r}")
         metric = raw.get("metric", "val_loss")
-        if test != "kind" and metric not in METRICS:
-            raise ClaimError(f"{where}: claim {name!r}: `metric` must be one of {sorted(METRICS)}; got {metric!r}")
+        if test != "kind" and metric not in CLAIM_METRICS:
+            raise ClaimError(f"{where}: claim {name!r}: `metric` must be one of {sorted(CLAIM_METRICS)}; got {metric!r}")
         direction = raw.get("direction")
         if direction not in decision.DIRECTIONS:
             raise ClaimError(f"{where}: claim {name!r}: `direction` must be one of greater, less, within; got {direction!r}")
@@ -248,14 +248,14 @@ def _by_group(records):
     return groups
 
 
-def _mean_score(seeds, claim):
+def _claim_mean_score(seeds, claim):
     values = [value(r, claim.metric, claim.at_epoch) for r in seeds.values()]
     values = [v for v in values if v is not None]
     learned = sum(r.get("status") == "ok" for r in seeds.values())
     if not values or learned == 0:
         return math.inf
     mean = float(np.mean(values))
-    return -mean if claim.metric in HIGHER_IS_BETTER else mean
+    return -mean if higher_is_better(claim.metric) else mean
 
 
 def select(records, arm, claim, experiment):
@@ -266,7 +266,7 @@ def select(records, arm, claim, experiment):
     if len(groups) == 1:
         seeds = next(iter(groups.values()))
         return seeds, _tuned_at_edge(seeds, experiment, arm)
-    ranked = sorted(groups.items(), key=lambda item: _mean_score(item[1], claim))
+    ranked = sorted(groups.items(), key=lambda item: _claim_mean_score(item[1], claim))
     group, seeds = ranked[0]
     note = f"{group} chosen from {len(groups)} configurations by mean {claim.metric}"
     rates = sorted({r["config"].get("learning_rate") for s in groups.values() for r in s.values()})
@@ -309,8 +309,8 @@ def evaluate(claim, experiment, records, measurements=None, dataset="digits"):
         values = [s - claim.target for s in samples]
     else:
         try:
-            values, notes = _per_seed(claim, experiment, records)
-        except decision.PairingError as error:
+            values, notes = per_seed_values(claim, experiment, records)
+        except pairing.PairingError as error:
             values, notes = [], [f"not decided: the arms are not paired ({error})"]
     if claim.test == "spread":
         result = _spread_effect(values, claim)
@@ -382,7 +382,7 @@ def _test_description(claim):
     return f"{_metric_text(claim)} at {arms[0] if arms else 'every run'}"
 
 
-def _per_seed(claim, experiment, records):
+def per_seed_values(claim, experiment, records):
     final = [r for r in records if r.get("stage", "final") == "final"] or records
     if claim.test in ("highest_rate", "best_rate", "slope"):
         return _grid_test(claim, experiment, records)
@@ -401,7 +401,7 @@ def _per_seed(claim, experiment, records):
         return [v - claim.target for v in values if v is not None], notes
     if claim.test == "rank":
         return _rank_values(claim, arms), notes
-    pairs = decision.pair(arms[0], arms[1])
+    pairs = pairing.pair(arms[0], arms[1])
     values, dropped = [], 0
     for _, a, b in pairs:
         va, vb = value(a, claim.metric, claim.at_epoch), value(b, claim.metric, claim.at_epoch)
@@ -421,7 +421,7 @@ def _rank_values(claim, arms):
         scores = [value(a[seed], claim.metric, claim.at_epoch) for a in arms]
         if any(s is None for s in scores):
             continue
-        sign = 1.0 if claim.metric in HIGHER_IS_BETTER else -1.0
+        sign = 1.0 if higher_is_better(claim.metric) else -1.0
         tau = stats.kendalltau(np.arange(len(scores))[::-1], sign * np.asarray(scores)).statistic
         values.append(float(tau) if math.isfinite(tau) else 0.0)
     return values
@@ -462,7 +462,7 @@ def _grid_test(claim, experiment, records):
             scored = [(value(r, claim.metric, claim.at_epoch), r) for r in runs if r["status"] == "ok"]
             scored = [(v, r) for v, r in scored if v is not None]
             if scored:
-                sign = -1 if claim.metric in HIGHER_IS_BETTER else 1
+                sign = -1 if higher_is_better(claim.metric) else 1
                 best = min(scored, key=lambda item: sign * item[0])[1]
                 points.append((x, best["config"][claim.y]))
         if len(points) >= 2:
@@ -480,7 +480,7 @@ def _highest_or_best_rate(claim, learned):
     scored = [(v, rate) for v, rate in scored if v is not None]
     if not scored:
         return None
-    sign = -1 if claim.metric in HIGHER_IS_BETTER else 1
+    sign = -1 if higher_is_better(claim.metric) else 1
     return min(scored, key=lambda item: sign * item[0])[1]
 
 
@@ -495,7 +495,7 @@ def _best_of_n(claim, experiment, records):
     groups = [ordered[i : i + size] for i in range(0, len(ordered) - size + 1, size)]
     if len(ordered) % size:
         notes.append(f"{len(ordered) % size} seed(s) left over after groups of {size}")
-    sign = -1 if claim.metric in HIGHER_IS_BETTER else 1
+    sign = -1 if higher_is_better(claim.metric) else 1
     values, dropped = [], 0
     for group in groups:
         on_a = [value(r, f"{claim.metric}_half_a") for r in group]
@@ -534,7 +534,7 @@ def _spread_effect(values, claim):
     )  # fmt: skip
     effect = float(cv(raw)) - claim.target
     low, high = float(result.confidence_interval.low) - claim.target, float(result.confidence_interval.high) - claim.target
-    return decision.Effect(decision.verdict_for(low, high, claim.direction, claim.margin), effect, (low, high), int(raw.size), "bootstrap")
+    return decision.Effect(decision.verdict_of_interval(low, high, claim.direction, claim.margin), effect, (low, high), int(raw.size), "bootstrap")
 
 
 def _metric_text(claim):

@@ -38,8 +38,6 @@ import math
 import numpy as np
 from scipy import stats
 
-from experiments.engine import fingerprints
-
 CONFIDENCE = 0.95
 DIRECTIONS = ("greater", "less", "within", None)
 VERDICTS = ("supported", "contradicted", "no effect", "inconclusive", "measured", "no information")
@@ -47,10 +45,6 @@ MAX_NEEDED_N = 1000
 BOOTSTRAP_MIN_N = 10
 MIN_N = 3
 BOOTSTRAP_RESAMPLES = 9999
-
-
-class PairingError(AssertionError):
-    """Two arms' runs for one seed do not share initialization and data order."""
 
 
 @dataclasses.dataclass
@@ -133,12 +127,12 @@ def decide(differences, direction, margin=0.0, confidence=CONFIDENCE):
     if d.size == 0:
         return Effect("no information", math.nan, (math.nan, math.nan), 0, "none")
     effect, (low, high), method = interval(d, confidence)
-    verdict = verdict_for(low, high, direction, margin)
+    verdict = verdict_of_interval(low, high, direction, margin)
     needed = needed_seeds(d, margin, confidence) if verdict == "inconclusive" else None
     return Effect(verdict, effect, (low, high), int(d.size), method, needed)
 
 
-def verdict_for(low, high, direction, margin=0.0):
+def verdict_of_interval(low, high, direction, margin=0.0):
     """The verdict of an interval (low, high) under the rule above."""
     margin = margin or 0.0
     if direction is None:
@@ -152,23 +146,3 @@ def verdict_for(low, high, direction, margin=0.0):
     if low > 0 or high < 0:
         return "supported" if (low > 0) == (direction == "greater") else "contradicted"
     return "inconclusive"
-
-
-def pair(first, second, key="seed"):
-    """Per-seed pairs of two arms' runs: `first` and `second` map seed -> record. Asserts that
-    each pair shares what fixes initialization and data order: the seed, the data set and its
-    size, and, where the records carry fingerprints (experiments/engine/fingerprints.py), the initial
-    weights (unless the arms differ in the model's settings) and the first epoch's data order
-    (unless they differ in `shuffle` or backend)."""
-    pairs = []
-    for seed in sorted(set(first) & set(second)):
-        a, b = first[seed]["config"], second[seed]["config"]
-        for name in (key, "dataset", "limit"):
-            if a.get(name) != b.get(name):
-                raise PairingError(f"seed {seed}: the arms differ in {name} ({a.get(name)!r} vs {b.get(name)!r})")
-        # What the seed should fix, observed: initial weights and first-epoch data order.
-        reason = fingerprints.mismatch(first[seed], second[seed])
-        if reason:
-            raise PairingError(f"seed {seed}: {reason}")
-        pairs.append((seed, first[seed], second[seed]))
-    return pairs

@@ -41,7 +41,7 @@ class Finding:
         return f"- {name}**{self.claim}** — _{self.verdict}_. {self.evidence}"
 
 
-def verdict_from(holds, separated):
+def verdict_of_check(holds, separated):
     """For the kinds' own checks: `holds` the measurement points the notes' way; `separated` by
     more than the spread. Tested claims use experiments.evidence.decision.decide instead."""
     if not separated:

@@ -310,9 +310,9 @@ def _agreement(stop, after, initial, final):
 
 
 def _table(rows, slopes):
-    from experiments.outputs.tables import display_table
+    from experiments.outputs.tables import table_of_rows
 
-    return display_table([
+    return table_of_rows([
         {
             "seed": r["seed"], "epoch": r["epoch"], "tr_sigma": f"{r['trace_sigma']:.4g}",
             "grad_norm_sq": f"{r['grad_norm_sq']:.4g}", "b_simple": f"{r['b_simple']:.4g}", "slope": f"{s:.3f}",

@@ -70,7 +70,7 @@ def validation_error(record):
     return 1.0 - accuracy if accuracy is not None and math.isfinite(accuracy) else CHANCE_ERROR
 
 
-def run(params, seeds, exp_dir):
+def run(params, seeds, exp_dir, trainer):
     check_params(params)
     fixed = {"optimizer": "sgd", "epochs": params["epochs"], "seed": 0}
     if params["limit"]:
@@ -81,9 +81,9 @@ def run(params, seeds, exp_dir):
     for search, points in searches.items():
         for i, point in enumerate(points):
             settings = {**fixed, **settings_of(point, params)}
-            runs.append(training_runs.planned(exp_dir, f"{search}_trial{i:02d}", settings, group=f"{search}_trial{i:02d}"))
+            runs.append(trainer.planned(f"{search}_trial{i:02d}", settings, group=f"{search}_trial{i:02d}"))
             owners.append(search)
-    records = training_runs.train(exp_dir, runs)
+    records = trainer.train(runs)
     best, distinct, rows = {}, {}, []
     for search in searches:
         mine = [r for r, owner in zip(records, owners) if owner == search]
@@ -98,10 +98,10 @@ def run(params, seeds, exp_dir):
         })  # fmt: skip
     measurements = {"best_error_grid_minus_random": [best["grid"] - best[f"random{s}"] for s in range(seeds)]}
     table, figures = training_runs.write_outputs(exp_dir, records, ["learning_rate", "width"], "Grid and random-search trials")
-    from experiments.outputs.tables import display_table
+    from experiments.outputs.tables import table_of_rows
 
     figures = [_plot(searches, params, records, owners, exp_dir)]
-    return KindResult(display_table(rows), [], figures, measurements)
+    return KindResult(table_of_rows(rows), [], figures, measurements)
 
 
 def _plot(searches, params, records, owners, exp_dir):

@@ -171,28 +171,28 @@ def validation_error(record):
     return 1.0 - accuracy if accuracy is not None and math.isfinite(accuracy) else CHANCE_ERROR
 
 
-def run_search(name, params, exp_dir):
+def run_search(name, params, trainer):
     space = SPACES[name]
     u, trials = sample_trials(space, params["trials"], params["search_seed"] + (0 if name == "sgd" else 1))
     fixed = {"optimizer": name, "epochs": params["epochs"], "schedule": "inverse_time", "decay_epochs": 1.0, "seed": 0}
     if params["limit"]:
         fixed["limit"] = params["limit"]
     runs = [
-        training_runs.planned(exp_dir, f"{name}_trial{i:02d}", {**fixed, **trial}, group=f"{name}_trial{i:02d}")
+        trainer.planned(f"{name}_trial{i:02d}", {**fixed, **trial}, group=f"{name}_trial{i:02d}")
         for i, trial in enumerate(trials)
     ]
-    records = training_runs.train(exp_dir, runs)
+    records = trainer.train(runs)
     return u, np.array([validation_error(r) for r in records]), records
 
 
-def run(params, seeds, exp_dir):
+def run(params, seeds, exp_dir, trainer):
     """`seeds` is unused: every trial trains on seed 0 (the search's own randomness is
     `search_seed`); uncertainty comes from resampling the trials."""
     check_params(params)
     results, all_records, rows = {}, [], []
     options = {"trees": params["trees"], "grid": params["grid"], "background": params["background"]}
     for name, space in SPACES.items():
-        u, errors, records = run_search(name, params, exp_dir)
+        u, errors, records = run_search(name, params, trainer)
         all_records += records
         point = forest_importance(u, errors, **options)
         boot = bootstrap_importance(u, errors, params["bootstrap"], **options)
@@ -207,13 +207,13 @@ def run(params, seeds, exp_dir):
          for n, (d, p, b, e) in results.items()},
     )  # fmt: skip
     training_runs.write_outputs(exp_dir, all_records, [], "Random-search trials")  # runs.csv, curves, HParams
-    from experiments.outputs.tables import display_table
+    from experiments.outputs.tables import table_of_rows
 
-    findings = [_rate_first_finding(results["sgd"]), *(_ranking_finding(n, results[n]) for n in SPACES)]
-    return KindResult(display_table(rows), findings, [_plot(results, exp_dir), "curves.png"], {})
+    findings = [rate_first_finding(results["sgd"]), *(_ranking_finding(n, results[n]) for n in SPACES)]
+    return KindResult(table_of_rows(rows), findings, [_plot(results, exp_dir), "curves.png"], {})
 
 
-def _rate_first_finding(result):
+def rate_first_finding(result):
     from experiments.evidence import decision
 
     dims, point, boot, errors = result
@@ -222,7 +222,7 @@ def _rate_first_finding(result):
     gaps = boot[:, i] - others
     low, high = (float(x) for x in np.percentile(gaps, [2.5, 97.5]))
     effect = float(point[i] - np.delete(point, i).max())
-    verdict = decision.verdict_for(low, high, "greater", 0.0)
+    verdict = decision.verdict_of_interval(low, high, "greater", 0.0)
     # A percentile interval from a handful of resamples or trials is not a 95% interval: such a
     # (quick) search measures, it does not decide, so it can never contradict the default size.
     too_few = len(errors) < MIN_DECIDING_TRIALS or len(boot) < MIN_DECIDING_RESAMPLES

@@ -229,7 +229,7 @@ def _accuracy(record):
 def run(params, seeds, exp_dir):
     check_params(params)
     from experiments.outputs import hparams_sessions
-    from experiments.outputs.tables import display_table
+    from experiments.outputs.tables import table_of_rows
 
     rows = numerics_rows(params["gaps"])
     files.write_json_atomic(os.path.join(exp_dir, "numerics.json"), _strict(rows))
@@ -259,7 +259,7 @@ def run(params, seeds, exp_dir):
             "naive": f"val loss {np.mean([r['metrics']['val_loss'] for r in ok]):.3g}" if ok else "",
         })  # fmt: skip
     figures = [_plot(rows, records, exp_dir)]
-    return KindResult(display_table(table_rows), findings, figures, measurements)
+    return KindResult(table_of_rows(table_rows), findings, figures, measurements)
 
 
 def _first_failure(rows, form):

@@ -8,6 +8,7 @@ no entry here. A kind is registered by adding one `Kind` to `KINDS` below:
         parameters=surfaces.DEFAULT_PARAMS,   # every [params] key with its default (the type is the default's)
         check=surfaces.check_params,          # raises ValueError naming the parameter and its range
         run=surfaces.run,                     # run(params, seeds, exp_dir) -> KindResult or (table, findings, figures)
+                                              # (a kind with takes_data=True: run(params, seeds, exp_dir, trainer))
         description="...",
         claim_ids=(),                         # catalogue ids of findings the kind makes itself
     )
@@ -36,6 +37,7 @@ from experiments.kinds import (
     surfaces,
 )
 from experiments.kinds.result import KindResult
+from experiments.kinds.training_runs import TrainingRuns
 
 MLP = "mlp"
 
@@ -50,8 +52,9 @@ class Kind:
     # Catalogue ids (experiments/report/catalogue.toml) of the findings the kind makes itself, outside the
     # experiment file's [[claims]]: verdicts that are not a per-seed comparison.
     claim_ids: tuple = ()
-    # Whether its runs train on the command line's data set and model (--dataset, --model, --data;
-    # experiments/kinds/training_runs.py); a kind that does not is run on its own data only.
+    # Whether its runs train on the command line's data set and model (--dataset, --model, --data):
+    # its `run` then takes a `trainer` (experiments/kinds/training_runs.py `TrainingRuns`), which
+    # trains them on the command line's pool. A kind that does not is run on its own data only.
     takes_data: bool = False
 
 
@@ -112,9 +115,14 @@ def resolve_params(kind_name, params, fail):
     return resolved
 
 
-def run(kind_name, params, seeds, exp_dir):
-    """Runs a kind; always returns a KindResult."""
-    result = KINDS[kind_name].run(params, seeds, exp_dir)
+def run(kind_name, params, seeds, exp_dir, trainer=None):
+    """Runs a kind, its training runs on `trainer` (training_runs.TrainingRuns; None: in this
+    process); always returns a KindResult."""
+    kind = KINDS[kind_name]
+    if kind.takes_data:
+        result = kind.run(params, seeds, exp_dir, trainer or TrainingRuns(exp_dir))
+    else:
+        result = kind.run(params, seeds, exp_dir)
     if isinstance(result, KindResult):
         return result
     return KindResult(*result)

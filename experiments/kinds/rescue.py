@@ -123,7 +123,7 @@ def _accuracy(record):
     return float(value) if value is not None and math.isfinite(value) else CHANCE_ACCURACY
 
 
-def run(params, seeds, exp_dir):
+def run(params, seeds, exp_dir, trainer):
     check_params(params)
     # One step per call of the train function: the guard then sees every step's loss, so the
     # rollback has a healthy snapshot to return to before the first NaN (with 16 steps per call
@@ -136,8 +136,8 @@ def run(params, seeds, exp_dir):
         fixed["limit"] = params["limit"]
     arms = {label: {**fixed, "learning_rate": params[rate], **extra} for label, (rate, extra) in ARMS.items()}
     logdir = os.path.dirname(os.path.normpath(exp_dir))
-    by_arm = training_runs.train_arms(
-        exp_dir, arms, seeds, callbacks_for=lambda run: rescue_callbacks(run, logdir, params["edit_factor"])
+    by_arm = trainer.train_arms(
+        arms, seeds, callbacks_for=lambda run: rescue_callbacks(run, logdir, params["edit_factor"])
     )
     measurements = {}
     for rescued, alone in RESCUES.items():

@@ -45,10 +45,10 @@ def training_settings(params):
     return settings
 
 
-def run(params, seeds, exp_dir):
+def run(params, seeds, exp_dir, trainer):
     check_params(params)
     fixed = training_settings(params)
-    by_arm = training_runs.train_arms(exp_dir, {order: {**fixed, "shuffle": order} for order in ORDERS}, seeds)
+    by_arm = trainer.train_arms({order: {**fixed, "shuffle": order} for order in ORDERS}, seeds)
     measurements = {
         f"{metric}_{other}_minus_each_epoch": training_runs.paired_differences(by_arm[other], by_arm["each_epoch"], metric)
         for other in ("once", "sorted")

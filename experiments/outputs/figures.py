@@ -83,7 +83,7 @@ def plot_curves(records, path, title):
             for record in runs:
                 curve = np.asarray(record["history"].get(key, []), float)
                 style = "-" if record["status"] == "ok" else "--"
-                shown, escaped = _clip(curve, limits)
+                shown, escaped = clip_to_range(curve, limits)
                 ax.plot(np.arange(1, len(shown) + 1), shown, style, color=colour, alpha=0.35, lw=0.8)
                 if escaped:
                     ax.plot(len(shown), shown[-1], "x", color=colour, ms=7, mew=2)
@@ -106,7 +106,7 @@ def plot_curves(records, path, title):
     return save_figure(fig, os.path.dirname(path), os.path.basename(path), dpi=110)
 
 
-def _clip(curve, limits):
+def clip_to_range(curve, limits):
     """The curve up to where it leaves the range (that point set to the edge), and whether it left."""
     if limits is None or curve.size == 0:
         return curve, False

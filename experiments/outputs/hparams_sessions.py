@@ -23,8 +23,9 @@ import time
 import numpy as np
 
 GROUPS_DIR = "hparams_groups"
-METRICS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
 AGGREGATE = "mean over seeds"
+
+SESSION_METRICS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")  # shown per configuration
 
 
 def _directory_name(group):
@@ -35,7 +36,7 @@ def _hparam_value(value):
     return value if isinstance(value, (bool, int, float, str)) else str(value)
 
 
-def group_sessions(records, metrics=METRICS):
+def group_sessions(records, metrics=SESSION_METRICS):
     """{group: (hparams, {tag: value})} from run records (dicts with group, config, status, metrics)."""
     by_group = {}
     for record in records:
@@ -62,7 +63,7 @@ def group_sessions(records, metrics=METRICS):
     return sessions
 
 
-def write_session_groups(exp_dir, records, metrics=METRICS):
+def write_session_groups(exp_dir, records, metrics=SESSION_METRICS):
     """Writes one aggregated HParams session per configuration; returns their directory.
 
     Through TensorBoard's own summary constructors and record framing, which need no

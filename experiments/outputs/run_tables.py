@@ -64,7 +64,7 @@ def summary_table(runs, varied):
     return pd.DataFrame(rows)
 
 
-def display_table(summary, varied, metrics=("val_loss", "val_accuracy", "train_loss")):
+def configuration_table(summary, varied, metrics=("val_loss", "val_accuracy", "train_loss")):
     """The compact table printed at the end and put in the report: mean ± std (n ok of n)."""
     rows = []
     for _, row in summary.iterrows():

@@ -1,7 +1,7 @@
 """Small table helpers the experiment kinds share."""
 
 
-def display_table(rows):
+def table_of_rows(rows):
     """The results table of a list of row dicts: blanks (not NaN) where a measure does not apply."""
     import pandas as pd
 

@@ -60,7 +60,7 @@ def write_experiment_report(experiment, exp_dir, table, found, seeds, records, f
             f"{wall / 60:.1f} min of training. Only `ok` runs count as successes (experiments/engine/outcomes.py)."
         )
     else:
-        from experiments.engine.training import versions as package_versions
+        from experiments.config.versions import package_versions
 
         versions = package_versions()
         setup = (

@@ -103,7 +103,7 @@ class LocalCluster:
     def stop(self):
         """Stops the nodes, last first, by their own process groups; removes their files."""
         nodes = [(process, _node_pids(process)) for process in reversed(self._processes)]
-        for process, pids in nodes:
+        for _, pids in nodes:
             _signal(pids, signal.SIGTERM)
         for process, pids in nodes:
             try:

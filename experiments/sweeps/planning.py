@@ -12,12 +12,12 @@ import dataclasses
 import itertools
 import math
 import os
-import time
 
-from experiments import spec
-from experiments.config.settings import resolve
+import numpy as np
+
+from experiments.config.metrics import orientation
+from experiments.config.settings import resolve, validate
 from experiments.data import datasets
-from experiments.engine import run_directory
 
 ABBREVIATIONS = {
     "learning_rate": "lr", "batch_size": "bs", "momentum": "mom", "optimizer": "opt",
@@ -71,10 +71,10 @@ def _planned(experiment, prefix, settings, seed, stage, overrides):
 
 
 def first_stage(experiment, overrides):
-    configs = spec.configurations(experiment)
+    configs = configurations(experiment)
     if experiment.search:
         runs = []
-        for i, trial in enumerate(spec.sample_search(experiment.search)):
+        for i, trial in enumerate(sample_search(experiment.search)):
             for label, settings in configs:
                 prefix = "_".join(p for p in (label, f"trial{i:02d}") if p)
                 runs.append(_planned(experiment, prefix, {**settings, **trial}, 0, "search", overrides))
@@ -104,13 +104,13 @@ def final_stage(experiment, overrides, seeds, first_records):
         for record in first_records:
             by_configuration.setdefault(record["configuration"], {}).setdefault(record["group"], []).append(record)
         best = [
-            min(groups.values(), key=lambda records: _mean_score(records, experiment.metric))[0]
+            min(groups.values(), key=lambda records: mean_score(records, experiment.metric))[0]
             for groups in by_configuration.values()
         ]
         return [_reseed(record, seed, experiment) for record in best for seed in seeds]
     return [
         _planned(experiment, label, settings, seed, "final", overrides)
-        for label, settings in spec.configurations(experiment)
+        for label, settings in configurations(experiment)
         for seed in seeds
     ]
 
@@ -132,10 +132,10 @@ def score(record, metric):
     value = (record.get("metrics") or {}).get(metric)
     if record.get("status") != "ok" or value is None or not math.isfinite(value):
         return math.inf
-    return -value if metric.endswith("accuracy") else value
+    return -orientation(metric) * value
 
 
-def _mean_score(records, metric):
+def mean_score(records, metric):
     """A group's mean `score`: a seed that diverged or failed makes it rank last."""
     return sum(score(r, metric) for r in records) / len(records)
 
@@ -145,60 +145,45 @@ def _best_groups(records, metric, top):
     return ranked[:top]
 
 
-class Progress:
-    """One line per finished run: runs done of total (and how many are training), the run, its
-    outcome, time left."""
-
-    def __init__(self, total, out):
-        self.total, self.done, self.out = total, 0, out
-        self.start_time = time.monotonic()
-        self.run_seconds = []
-
-    def add_total(self, n):
-        self.total += n
-
-    def finished(self, run, record, skipped=False, running=0):
-        self.done += 1
-        if skipped:
-            outcome = "done before, skipped"
-        else:
-            self.run_seconds.append(record.get("wall_time_s", 0.0))
-            metrics = record.get("metrics") or {}
-            outcome = record["status"]
-            if metrics.get("val_accuracy") is not None and metrics.get("val_loss") is not None:
-                outcome += f"  val_acc={metrics['val_accuracy']:.3f} val_loss={metrics['val_loss']:.3f}"
-            if record.get("reason"):
-                outcome += f"  ({record['reason']})"
-            outcome += f"  {record.get('wall_time_s', 0):.1f}s"
-        eta = ""
-        if self.run_seconds:
-            elapsed = time.monotonic() - self.start_time
-            per_run = elapsed / len(self.run_seconds)
-            eta = f"  ~{_duration(per_run * (self.total - self.done))} left"
-        waiting = self.total - self.done - running
-        counts = f"{self.done}/{self.total}" + (f", {running} running, {waiting} waiting" if running else "")
-        print(f"[{counts}] {run.experiment}/{run.run_id}: {outcome}{eta}", file=self.out, flush=True)
+def sample_search(search, seed=0):
+    """The random-search trials: one dict of settings per trial, from a fixed RNG."""
+    rng = np.random.default_rng(seed)
+    trials = []
+    for _ in range(search["trials"]):
+        trial = {}
+        for name, dist in search.items():
+            if name in ("trials", "top"):
+                continue
+            kind, args = next(iter(dist.items()))
+            if kind == "log_uniform":
+                value = float(math.exp(rng.uniform(math.log(args[0]), math.log(args[1]))))
+            elif kind == "uniform":
+                value = float(rng.uniform(args[0], args[1]))
+            elif kind == "int_uniform":
+                value = int(rng.integers(args[0], args[1] + 1))
+            else:
+                value = args[int(rng.integers(len(args)))]
+            trial[name] = validate(name, _round_sig(value))
+        trials.append(trial)
+    return trials
 
 
-def _duration(seconds):
-    seconds = int(seconds)
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+def _round_sig(value, digits=3):
+    # Short, stable run names and configs: 3 significant digits are plenty for a random search.
+    if isinstance(value, float) and value != 0:
+        return float(f"{value:.{digits}g}")
+    return value
 
 
-def execute(runs, logdir, pool, progress, rerun=False):
-    """Runs what is not done yet; returns each run's record in the order of `runs`."""
-    records = {}
-    todo = []
-    for run in runs:
-        if not rerun and run_directory.is_done(run.directory(logdir), run.config):
-            records[run.run_id] = run_directory.read_record(run.directory(logdir))
-            progress.finished(run, records[run.run_id], skipped=True)
-        elif run.run_id not in {r.run_id for r in todo}:
-            todo.append(run)
-    for run in todo:
-        run_directory.clear(run.directory(logdir))
-    running = getattr(pool, "running", lambda: 0)
-    for run, record in pool.map_runs(todo, logdir):
-        records[run.run_id] = record
-        progress.finished(run, record, running=running())
-    return [records[run.run_id] for run in runs]
+def configurations(experiment):
+    """The (label, settings) of each configuration before tuning: arms x vary grid."""
+    arms = experiment.arms or [{"label": ""}]
+    names = list(experiment.vary)
+    grid = list(itertools.product(*(experiment.vary[n] for n in names))) or [()]
+    result = []
+    for arm in arms:
+        arm_settings = {k: v for k, v in arm.items() if k != "label"}
+        for values in grid:
+            settings = {**experiment.fixed, **arm_settings, **dict(zip(names, values))}
+            result.append((arm["label"], settings))
+    return result

@@ -11,13 +11,12 @@ Ray is imported only here and only when a cluster is asked for.
 
 import importlib.util
 import os
-import platform
 import shutil
 import socket
-import sys
 import tempfile
 
 from experiments.engine import run_directory
+from experiments.sweeps import workers
 
 # Ray reruns a task whose worker or node died this many times before giving up on it.
 TASK_RETRIES = 3
@@ -26,15 +25,6 @@ PACKAGES = ("optimizers", "callbacks", "experiments")  # shipped to the cluster 
 
 class ClusterError(Exception):
     """No Ray, or no cluster at the given address: one line, exit status 2."""
-
-
-def this_node():
-    """Where this process runs: the host, and under Ray the node's id (two nodes may share a host)."""
-    node = {"host": platform.node()}
-    ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
-        node["ray_node_id"] = ray.get_runtime_context().get_node_id()
-    return node
 
 
 def import_ray():
@@ -48,15 +38,13 @@ def import_ray():
 _prepared = False
 
 
-def train_on_node(run, threads, verbose):
+def train_on_node(run, threads, verbose, engine=None):
     """The task: one run trained in a temporary directory; returns (record, the run's files)."""
     global _prepared
-    from experiments.sweeps import workers
-
     if not _prepared:  # once per Ray worker process, which trains many runs
         # Runs sharing a GPU (--ray-gpus below 1) must not each claim all of its memory.
         os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-        workers._prepare_process(threads)
+        workers.prepare_process(threads, engine=engine)
         _prepared = True
     scratch = tempfile.mkdtemp(prefix="optimization-lab-run-")
     try:
@@ -69,7 +57,7 @@ def train_on_node(run, threads, verbose):
 class RayPool:
     """The local pools' interface (`map_runs(runs, logdir)` yielding `(run, record)`) over Ray."""
 
-    def __init__(self, options, verbose=False):
+    def __init__(self, options, verbose=False, engine=None):
         ray = self._ray = import_ray()
         _check_reachable(options.address)
         try:
@@ -89,12 +77,12 @@ class RayPool:
         self._task = ray.remote(train_on_node).options(
             num_cpus=options.cpus, num_gpus=options.gpus, max_retries=TASK_RETRIES, retry_exceptions=False
         )
-        self._threads = threads
+        self._threads, self._engine = threads, engine
         self._pending = {}
 
     def map_runs(self, runs, logdir):
         ray = self._ray
-        self._pending = {self._task.remote(run, self._threads, self.verbose): run for run in runs}
+        self._pending = {self._task.remote(run, self._threads, self.verbose, self._engine): run for run in runs}
         while self._pending:
             [ready], _ = ray.wait(list(self._pending), num_returns=1)
             run = self._pending.pop(ready)
@@ -160,9 +148,5 @@ def _lost_record(run, error):
         "seed": run.config["seed"],
         "config": run.config,
     }
-
-
-def make_pool(options, verbose=False):
-    return RayPool(options, verbose)
 
 

@@ -62,7 +62,7 @@ def train_group(members, logdir, verbose=False):
             records = stacked.train_stacked(
                 members[0].config, [run.config["seed"] for run in members], run_dirs=directories, verbose=verbose
             )
-        noted = sorted({f"{w.category.__name__}: {w.message}" for w in caught if not workers._is_noise(w)})
+        noted = sorted({f"{w.category.__name__}: {w.message}" for w in caught if not workers.is_noise_warning(w)})
     except stacked.NotStackable:  # a layer the stacked model does not take; found before training
         return workers.train_each(members, logdir, verbose)
     except Exception as error:  # noqa: BLE001 - a failed group is recorded; the sweep goes on

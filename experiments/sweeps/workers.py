@@ -10,6 +10,7 @@ as possible.
 import concurrent.futures
 import multiprocessing
 import os
+import platform
 import sys
 import time
 import traceback
@@ -17,7 +18,15 @@ import warnings
 
 from experiments.engine import compiled_models, outcomes, run_directory
 from experiments.engine.compiled_models import compiled_key
-from experiments.sweeps.ray_pool import this_node
+
+
+def this_node():
+    """Where this process runs: the host, and under Ray the node's id (two nodes may share a host)."""
+    node = {"host": platform.node()}
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        node["ray_node_id"] = ray.get_runtime_context().get_node_id()
+    return node
 
 
 def run_and_record(run, logdir, verbose=False, extra_callbacks=()):
@@ -34,7 +43,7 @@ def run_and_record(run, logdir, verbose=False, extra_callbacks=()):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             record = train_run(run.config, run_dir, verbose=2 if verbose else 0, callbacks=_with_extra(extra_callbacks))
-        record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught if not _is_noise(w)})
+        record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught if not is_noise_warning(w)})
     except Exception as error:  # noqa: BLE001 - a failed run is recorded; the sweep goes on
         run_directory.write_error(run_dir, traceback.format_exc())
         record = {
@@ -73,7 +82,7 @@ def _with_extra(extra_callbacks):
     return lambda *args: [*make_callbacks(*args), *extra_callbacks]
 
 
-def _is_noise(warning):
+def is_noise_warning(warning):
     # Keras's TF backend under numpy 2; says nothing about the run.
     return "__array__ implementation doesn't accept a copy keyword" in str(warning.message)
 
@@ -91,8 +100,8 @@ def task_key(task):
 
 
 class SerialPool:
-    def __init__(self, verbose=False, backend=None):
-        _prepare_process(backend=backend)
+    def __init__(self, verbose=False, backend=None, engine=None):
+        prepare_process(backend=backend, engine=engine)
         self.verbose = verbose
 
     def map_runs(self, runs, logdir):
@@ -108,9 +117,10 @@ class SerialPool:
         pass
 
 
-def _prepare_process(threads=None, backend=None):
+def prepare_process(threads=None, backend=None, engine=None):
     """Keras on `backend` (None: KERAS_BACKEND, else TensorFlow) and TensorFlow imported quietly,
-    Keras's progress bars off, and the cores this process may use."""
+    Keras's progress bars off, the cores this process may use, and how it trains (`engine`,
+    config.options.EngineOptions; None leaves the default)."""
     if backend is not None:
         select_backend(backend)
     from experiments.engine.quiet import import_tensorflow_quietly
@@ -123,19 +133,23 @@ def _prepare_process(threads=None, backend=None):
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+    if engine is not None:
+        from experiments.engine import training
+
+        training.configure(engine)
 
 
 class ProcessPool:
     """`jobs` spawned processes (not forked: TensorFlow's runtime does not survive a fork), one
     executor each, so that the pool chooses which worker trains which run."""
 
-    def __init__(self, jobs, verbose=False, backend=None):
+    def __init__(self, jobs, verbose=False, backend=None, engine=None):
         threads = max(1, (os.cpu_count() or 1) // jobs)
         self.jobs, self.verbose = jobs, verbose
         context = multiprocessing.get_context("spawn")
         self._workers = [
             concurrent.futures.ProcessPoolExecutor(
-                1, context, initializer=_prepare_process, initargs=(threads, backend)
+                1, context, initializer=prepare_process, initargs=(threads, backend, engine)
             )
             for _ in range(jobs)
         ]
@@ -204,10 +218,6 @@ def pick_task(pending, last_key, own_keys=(), held_keys=()):
             if wanted(key):
                 return task
     return pending[0]
-
-
-def make_pool(jobs, verbose=False, backend=None):
-    return SerialPool(verbose, backend) if jobs == 1 else ProcessPool(jobs, verbose, backend)
 
 
 def select_backend(backend):

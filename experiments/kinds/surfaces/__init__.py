@@ -55,6 +55,7 @@ measures (what a path is measured by), studies (the four studies and their findi
 import numpy as np
 
 from experiments.kinds.result import KindResult
+from experiments.kinds.surfaces.critical_points import study_double_well, study_saddle
 from experiments.kinds.surfaces.landscapes import (  # noqa: F401  (the package's public names)
     BOWL_STEEP_CURVATURE,
     DOUBLE_WELL,
@@ -65,10 +66,10 @@ from experiments.kinds.surfaces.landscapes import (  # noqa: F401  (the package'
     Surface,
 )
 from experiments.kinds.surfaces.measures import sign_changes, steps_to_tolerance  # noqa: F401
-from experiments.kinds.surfaces.stepping import OPTIMIZERS, Stepper, _Steppers, bowl_starts, make_optimizer  # noqa: F401
-from experiments.kinds.surfaces.studies import study_bowl, study_double_well, study_normalization, study_saddle
+from experiments.kinds.surfaces.stepping import OPTIMIZERS, Stepper, Steppers, bowl_starts, surface_optimizer  # noqa: F401
+from experiments.kinds.surfaces.studies import study_bowl, study_normalization
 from experiments.outputs.figures import TENSORBOARD_DIR, write_figures_to_tensorboard  # noqa: F401
-from experiments.outputs.tables import display_table
+from experiments.outputs.tables import table_of_rows
 
 DEFAULT_PARAMS = {
     "steps": 2000,  # steps per path on the bowls and the saddle
@@ -109,7 +110,7 @@ def run(params, seeds, exp_dir):
          params["saddle_offset"] * rng.uniform(0.5, 1.5, seeds) * rng.choice([-1.0, 1.0], seeds)],
         axis=1,
     )  # fmt: skip
-    steppers = _Steppers(params["momentum"])
+    steppers = Steppers(params["momentum"])
     rows, findings, figures, measured = [], [], [], {}
     for study, starts in (
         (study_bowl, bowl),
@@ -122,4 +123,4 @@ def run(params, seeds, exp_dir):
         findings += more_findings
         figures += more_figures
     write_figures_to_tensorboard(exp_dir, figures)
-    return KindResult(display_table(rows), findings, figures, measured)
+    return KindResult(table_of_rows(rows), findings, figures, measured)

@@ -72,7 +72,7 @@ def _legend_once(ax, **kwargs):
     ax.legend(unique.values(), unique.keys(), fontsize=7, **kwargs)
 
 
-def _plot_bowl_shared(shown, params, exp_dir, start, tolerance):
+def plot_bowl_shared(shown, params, exp_dir, start, tolerance):
     fractions = sorted(set(params["bowl_learning_rate_fractions"]))
     fractions = fractions if len(fractions) <= 2 else [fractions[0], fractions[-1]]  # rows: lowest, highest
     names = ("gd", "momentum_ema", "momentum")
@@ -99,7 +99,7 @@ def _plot_bowl_shared(shown, params, exp_dir, start, tolerance):
     return save_figure(figure, exp_dir, "bowl_shared_rate.png")
 
 
-def _plot_paths_grid(surface, paths, title, exp_dir, file_name, tolerance):
+def plot_paths_grid(surface, paths, title, exp_dir, file_name, tolerance):
     names = list(paths)
     columns = min(3, len(names))
     rows = -(-len(names) // columns)
@@ -119,7 +119,7 @@ def _plot_paths_grid(surface, paths, title, exp_dir, file_name, tolerance):
     return save_figure(figure, exp_dir, file_name)
 
 
-def _plot_normalization(results, exp_dir, tolerance):
+def plot_normalization(results, exp_dir, tolerance):
     figure = _figure(12, 7.5)
     grid = figure.add_gridspec(2, 2, height_ratios=[1, 2.4])
     wide = figure.add_subplot(grid[0, :])
@@ -150,7 +150,7 @@ def _plot_normalization(results, exp_dir, tolerance):
     return save_figure(figure, exp_dir, "normalization.png")
 
 
-def _plot_saddle(shown, exp_dir):
+def plot_saddle(shown, exp_dir):
     figure = _figure(13, 5.2)
     contour, escape = figure.subplots(1, 2)
     _contours(contour, SADDLE)
@@ -182,7 +182,7 @@ def _plot_saddle(shown, exp_dir):
     return save_figure(figure, exp_dir, "saddle.png")
 
 
-def _plot_double_well(shown, box, found, exp_dir):
+def plot_double_well(shown, box, found, exp_dir):
     figure = _figure(13, 5.2)
     paths, starts = figure.subplots(1, 2)
     for ax in (paths, starts):

@@ -19,7 +19,7 @@ LABELS = {
 LEARNING_RATE_RANGE = (1e-3, 30.0)
 
 
-def make_optimizer(name, momentum=0.9):
+def surface_optimizer(name, momentum=0.9):
     """Our optimizer `name` (one of OPTIMIZERS); each path sets its learning rate."""
     from optimizers import SGD, Adam, RMSprop
 
@@ -103,7 +103,7 @@ def bowl_starts(count, width, rng):
 
 
 
-class _Steppers:
+class Steppers:
     """One Stepper per (surface, optimizer), created on first use: each traces once."""
 
     def __init__(self, momentum):
@@ -113,6 +113,6 @@ class _Steppers:
     def __call__(self, surface, name):
         key = (surface.name, name)
         if key not in self._steppers:
-            self._steppers[key] = Stepper(surface, make_optimizer(name, self.momentum))
+            self._steppers[key] = Stepper(surface, surface_optimizer(name, self.momentum))
         return self._steppers[key]
 

@@ -1,31 +1,24 @@
-"""The four studies (bowl, normalization, saddle, double well): their rows, findings and figures."""
+"""The bowl and normalization studies: their rows, findings and figures (note 002: elongated
+and rescaled surfaces; one row per optimizer and setting)."""
 
 import math
 
 import numpy as np
 
-from experiments.evidence.findings import Finding, verdict_from
+from experiments.evidence.findings import Finding, verdict_of_check
 from experiments.kinds.surfaces.figures import (
-    _plot_bowl_shared,
-    _plot_double_well,
-    _plot_normalization,
-    _plot_paths_grid,
-    _plot_saddle,
+    plot_bowl_shared,
+    plot_normalization,
+    plot_paths_grid,
 )
 from experiments.kinds.surfaces.landscapes import (
     BOWL_STEEP_CURVATURE,
-    DOUBLE_WELL,
-    DOUBLE_WELL_HILL,
-    DOUBLE_WELL_LOCAL,
     NORMALIZED,
-    SADDLE,
-    SADDLE_ESCAPE,
     UNNORMALIZED,
 )
 from experiments.kinds.surfaces.measures import (
     RESCALE_STEPS,
     diverged,
-    first_step,
     flat_to_steep_step_ratio,
     path_loss,
     sign_changes,
@@ -37,7 +30,7 @@ from experiments.outputs.summaries import mean_std_text as _ms
 from experiments.outputs.summaries import std as _std
 
 
-def _row(study, surface, optimizer, learning_rate, chosen, outcome, successes, steps, **extra):
+def study_row(study, surface, optimizer, learning_rate, chosen, outcome, successes, steps, **extra):
     steps = [s for s in steps if s is not None]
     return {
         "study": study,
@@ -85,7 +78,7 @@ def study_bowl(params, starts, steppers, exp_dir, measured):
                 divergences.append(diverged(surface, path))
             shared[fraction, name] = (reached, changes)
             shown[fraction, name] = (learning_rate, stepper.path(figure_start, learning_rate, steps))
-            rows.append(_row(
+            rows.append(study_row(
                 "elongated bowl, shared rate", surface, name, learning_rate, f"{fraction:g} x 2/L",
                 f"f < {tolerance:g}", [n is not None for n in reached], reached,
                 steep_sign_changes_mean=float(np.mean(changes)), steep_sign_changes_std=_std(changes),
@@ -108,7 +101,7 @@ def study_bowl(params, starts, steppers, exp_dir, measured):
         ratios = [flat_to_steep_step_ratio(surface, path) for path in paths]
         finals = [path_loss(surface, path)[-1] for path in paths]
         tuned[name] = (learning_rate, reached, ratios, stepper.path(figure_start, learning_rate, steps), finals)
-        rows.append(_row(
+        rows.append(study_row(
             "elongated bowl, own best rate", surface, name, learning_rate, "best of grid",
             f"f < {tolerance:g}", [n is not None for n in reached], reached,
             flat_to_steep_step_ratio=float(np.mean(ratios)), final_loss_mean=_mean(finals),
@@ -121,8 +114,8 @@ def study_bowl(params, starts, steppers, exp_dir, measured):
         findings.append(_faster_than_gd_finding(name, tuned, steps, grid))
 
     figures = [
-        _plot_bowl_shared(shown, params, exp_dir, figure_start, tolerance),
-        _plot_paths_grid(
+        plot_bowl_shared(shown, params, exp_dir, figure_start, tolerance),
+        plot_paths_grid(
             surface,
             {name: (f"lr={tuned[name][0]:.3g}", tuned[name][3]) for name in OPTIMIZERS},
             f"Elongated bowl f = {surface.formula}: each optimizer at its own best learning rate",
@@ -203,7 +196,7 @@ def _rescaling_finding(tuned):
     separated = holds or bool(np.all(adaptive < 2.0))
     return Finding(
         claim,
-        verdict_from(holds, separated),
+        verdict_of_check(holds, separated),
         f"Effective learning rate on the flat axis over that on the steep one, first {RESCALE_STEPS} "
         f"steps, each at its own best rate (supported if above 2 from every start; exactly 1 "
         f"for gradient descent): {'; '.join(parts)}.",
@@ -227,7 +220,7 @@ def _faster_than_gd_finding(name, tuned, steps, grid):
         )
     return Finding(
         claim,
-        verdict_from(holds, separated),
+        verdict_of_check(holds, separated),
         f"Steps to tolerance: {_ms(reached)} at lr={rate:.3g}{edge} vs gradient descent's {_ms(gd_reached)} "
         f"at lr={gd_rate:.3g}; reached by {sum(r is not None for r in reached)} and "
         f"{sum(r is not None for r in gd_reached)} of {len(reached)} starts within {steps} steps "
@@ -259,7 +252,7 @@ def study_normalization(params, unit_starts, steppers, exp_dir, measured):
             min(unstable, default=math.nan),
             figure_path,
         )
-        rows.append(_row(
+        rows.append(study_row(
             "normalized vs unnormalized", surface, "gd", learning_rate, "best of grid",
             f"f < {tolerance:g}", [n is not None for n in reached], reached,
             largest_stable_learning_rate=max(stable, default=math.nan),
@@ -270,7 +263,7 @@ def study_normalization(params, unit_starts, steppers, exp_dir, measured):
     finding = Finding(
         "Normalized inputs speed up training: gradient descent converges in fewer steps on w1² + w2² than with "
         "one axis ten times wider",
-        verdict_from(holds, separated),
+        verdict_of_check(holds, separated),
         f"Steps to f < {tolerance:g}, each surface at its best grid rate: normalized {_ms(normalized[1])} "
         f"(lr={normalized[0]:.3g}), unnormalized {_ms(unnormalized[1])} (lr={unnormalized[0]:.3g}); reached by "
         f"{sum(r is not None for r in normalized[1])} and {sum(r is not None for r in unnormalized[1])} of "
@@ -279,148 +272,5 @@ def study_normalization(params, unit_starts, steppers, exp_dir, measured):
         f"and {unnormalized[3]:.3g}); the wide axis' curvature 0.02 makes w1 shrink by at best "
         f"1 - 0.02 x lr per step.",
     )
-    figure = _plot_normalization(results, exp_dir, tolerance)
+    figure = plot_normalization(results, exp_dir, tolerance)
     return rows, [finding], [figure]
-
-
-def study_saddle(params, starts, steppers, exp_dir, measured):
-    surface, tolerance, steps = SADDLE, params["tolerance"], params["steps"]
-    grid = learning_rate_grid(params["learning_rate_grid"])
-    figure_start = (1.0, params["saddle_offset"])
-    rows, escapes, shown, ridge = [], {}, {}, {}
-    for name in OPTIMIZERS:
-        stepper = steppers(surface, name)
-        learning_rate = best_learning_rate(stepper, figure_start, steps, tolerance, grid)
-        paths = [stepper.path(start, learning_rate, steps) for start in starts]
-        escape = [first_step(np.abs(path[:, 1]) >= SADDLE_ESCAPE) for path in paths]
-        reached = [steps_to_tolerance(surface, path, tolerance) for path in paths]
-        escapes[name] = (learning_rate, escape, reached)
-        shown[name] = (learning_rate, stepper.path(figure_start, learning_rate, steps))
-        ridge[name] = first_step(np.abs(stepper.path((1.0, 0.0), learning_rate, steps)[:, 1]) >= SADDLE_ESCAPE)
-        rows.append(_row(
-            "saddle point", surface, name, learning_rate, "best of grid", f"|w2| >= {SADDLE_ESCAPE:g}",
-            [e is not None for e in escape], escape,
-            steps_to_minimum_mean=_mean([r for r in reached if r is not None]),
-            diverged=sum(diverged(surface, path) for path in paths),
-        ))  # fmt: skip
-    measured["saddle_escaped_gd"] = [float(e is not None) for e in escapes["gd"][1]]
-    all_escaped = all(e is not None for _, escape, _ in escapes.values() for e in escape)
-    none_escaped = all(e is None for _, escape, _ in escapes.values() for e in escape)
-    gd_rate = escapes["gd"][0]
-    predicted = [math.log(SADDLE_ESCAPE / abs(start[1])) / math.log(1 + 2 * gd_rate) for start in starts]
-    parts = [f"{LABELS[n]} {_ms(escapes[n][1])} steps (lr={escapes[n][0]:.3g})" for n in OPTIMIZERS]
-    stuck = [LABELS[n] for n in OPTIMIZERS if ridge[n] is None]
-    findings = [
-        Finding(
-            "A saddle point is not a trap: there is a way out, and every optimizer finds it",
-            verdict_from(all_escaped, all_escaped or none_escaped),
-            f"Starts with |w2| ~ {params['saddle_offset']:g}, each optimizer at its best grid rate: "
-            f"escaped (|w2| >= {SADDLE_ESCAPE:g}) in {'; '.join(parts)}. Gradient descent's linearized "
-            f"prediction log(1/|w2_0|)/log(1 + 2 lr): {_ms(predicted)}. Started exactly on the ridge "
-            f"w2 = 0, {len(stuck)} of {len(OPTIMIZERS)} never left it "
-            f"({', '.join(stuck) if stuck else 'none'}): the gradient has no w2 component there.",
-        ),
-        Finding(
-            "Escape time from a saddle, each optimizer at its own best learning rate",
-            "measured",
-            "Steps to |w2| >= 1, then to f < -1 + tolerance: "
-            + "; ".join(f"{LABELS[n]} {_ms(escapes[n][1])} then {_ms(escapes[n][2])}" for n in OPTIMIZERS)
-            + ". The notes make no claim on which optimizer escapes fastest.",
-        ),
-    ]
-    figure = _plot_saddle(shown, exp_dir)
-    return rows, findings, [figure]
-
-
-def study_double_well(params, seeds, steppers, exp_dir, measured):
-    surface, steps = DOUBLE_WELL, params["double_well_steps"]
-    learning_rate = params["double_well_learning_rate"]
-    rng = np.random.default_rng(3)
-    worse_side = np.stack([rng.uniform(1.0, 2.0, seeds), rng.uniform(-1.0, 1.0, seeds)], axis=1)
-    figure_start = (1.8, 0.8)
-    rows, outcomes, unsettled, shown = [], {}, 0, {}
-    for name in ("gd", "momentum", "momentum_ema"):
-        stepper = steppers(surface, name)
-        ends = np.array([stepper.path(start, learning_rate, steps)[-1] for start in worse_side])
-        found = list(ends[:, 0] < DOUBLE_WELL_HILL)
-        outcomes[name] = found
-        unsettled += _unsettled(ends, params["tolerance"])
-        shown[name] = (f"lr={learning_rate:g}", stepper.path(figure_start, learning_rate, steps))
-        rows.append(_row(
-            "double well, starts on the worse side", surface, name, learning_rate, "shared",
-            "ends in global minimum", found, [],
-            final_loss_mean=_mean(path_loss(surface, ends)), final_loss_best=float(np.min(path_loss(surface, ends))),
-        ))  # fmt: skip
-    heights = path_loss(surface, worse_side)
-    measured["double_well_global_momentum_minus_gd"] = [float(m) - float(g) for m, g in zip(outcomes["momentum"], outcomes["gd"])]
-    findings = [_rolls_over_finding(outcomes, heights, learning_rate, steps, unsettled)]
-
-    box = np.stack([rng.uniform(-2.0, 2.0, seeds), rng.uniform(-1.0, 1.0, seeds)], axis=1)
-    stepper = steppers(surface, "gd")
-    ends = np.array([stepper.path(start, learning_rate, steps)[-1] for start in box])
-    losses = path_loss(surface, ends)
-    found = ends[:, 0] < DOUBLE_WELL_HILL
-    unsettled = _unsettled(ends, params["tolerance"])
-    rows.append(_row(
-        "double well, random starts", surface, "gd", learning_rate, "shared", "ends in global minimum",
-        list(found), [], final_loss_mean=_mean(losses), final_loss_best=float(np.min(losses)),
-    ))  # fmt: skip
-    findings.append(_random_starts_finding(found, losses, surface, unsettled))
-    figure = _plot_double_well(shown, box, found, exp_dir)
-    return rows, findings, [figure]
-
-
-def _unsettled(ends, tolerance):
-    """How many end points are not yet at a minimum (f more than `tolerance` above both)."""
-    losses = path_loss(DOUBLE_WELL, ends)
-    minima = [DOUBLE_WELL.loss(w1, w2) for w1, w2 in DOUBLE_WELL.minima]
-    return int(np.sum(np.min([np.abs(losses - m) for m in minima], axis=0) >= tolerance))
-
-
-def _settling_note(unsettled):
-    if not unsettled:
-        return ""
-    return f" {unsettled} path(s) had not yet settled in a minimum at the end: classified by the side of the hill."
-
-
-def _rolls_over_finding(outcomes, heights, learning_rate, steps, unsettled):
-    n = len(outcomes["gd"])
-    fraction = {name: float(np.mean(found)) for name, found in outcomes.items()}
-    difference = fraction["momentum"] - fraction["gd"]
-    spread = 2 * math.sqrt(sum(p * (1 - p) / n for p in (fraction["momentum"], fraction["gd"])))
-    over = np.asarray(outcomes["momentum"])
-    heights_text = "".join(
-        f"; momentum {what} from starts at f = {heights[mask].min():.2f} to {heights[mask].max():.2f}"
-        for what, mask in (("got over", over), ("stayed", ~over))
-        if mask.any()
-    )
-    return Finding(
-        "Momentum rolls over a small hill into the better minimum where gradient descent stops in the local one",
-        verdict_from(difference > 0, abs(difference) > spread and n >= 2),
-        f"From {n} starts on the worse side (w1 in [1, 2]), lr={learning_rate:g}, {steps} steps: ended in "
-        f"the global minimum: gradient descent {sum(outcomes['gd'])}/{n}, momentum (Keras form) "
-        f"{sum(outcomes['momentum'])}/{n}, momentum (notes' EMA form, whose steps at the same rate are "
-        f"(1 - momentum) times the Keras form's) {sum(outcomes['momentum_ema'])}/{n}. Supported if the "
-        f"Keras form's fraction exceeds gradient descent's by more than twice the binomial standard "
-        f"error ({spread:.2f}){heights_text} (the hill's top: f = {DOUBLE_WELL.loss(DOUBLE_WELL_HILL, 0.0):.2f})."
-        + _settling_note(unsettled),
-    )
-
-
-def _random_starts_finding(found, losses, surface, unsettled):
-    n = len(found)
-    expected = (DOUBLE_WELL_HILL + 2.0) / 4.0
-    best = float(np.min(losses))
-    best_is_global = abs(best - surface.minimum_value) < 1e-3  # the minima's values differ by 1.0
-    return Finding(
-        "Random starts help against local minima: the best of N starts finds the global minimum when single "
-        "starts may not",
-        # Every start finding it shows no local minimum to escape: inconclusive.
-        verdict_from(best_is_global, n >= 2 and not bool(np.all(found))),
-        f"Gradient descent from {n} uniform starts in [-2, 2] x [-1, 1]: {int(found.sum())}/{n} "
-        f"ended in the global minimum (expected fraction (x_hill + 2)/4 = {expected:.2f}; chance that "
-        f"the best of {n} finds it 1 - (1 - {expected:.2f})^{n} = {1 - (1 - expected) ** n:.3f}). Best of "
-        f"{n}: f = {best:.4f} (global minimum {surface.minimum_value:.4f}, local "
-        f"{float(surface.loss(DOUBLE_WELL_LOCAL, 0.0)):.4f})." + _settling_note(unsettled),
-    )
-
