@@ -16,7 +16,7 @@ def _benchmark():
 
 
 def test_the_papers_ordering_after_a_short_run(tmp_path):
-    from experiments.workers import run_and_record
+    from experiments.sweeps.workers import run_and_record
 
     benchmark = _benchmark()
     runs = benchmark.reference_runs(epochs=8, seeds=1)
