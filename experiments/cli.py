@@ -224,6 +224,13 @@ def _check_plugins(overrides, experiments):
     dataset_names = _used_values("dataset", overrides, experiments)
     builders = [m for m in _used_values("model", overrides, experiments) if plugins.is_reference(m)]
     try:
+        loaders = [name for name in dataset_names if plugins.is_reference(name)]
+        for reference, setting in [*((b, "model") for b in builders), *((d, "dataset") for d in loaders)]:
+            plugins.check_module_exists(reference, setting)  # a wrong name fails before TensorFlow loads
+        if builders or loaders:  # the user's code may import TensorFlow: first without its notices
+            from experiments.engine.quiet import import_tensorflow_quietly
+
+            import_tensorflow_quietly()
         for name in dataset_names:
             if plugins.is_reference(name):
                 datasets.load_raw(name)
@@ -306,10 +313,8 @@ def main(argv=None, out=None):
         except ClusterError as error:
             print(f"run.py: error: {error}", file=sys.stderr)
             return 2
-    if args.report and status == 0:
-        from experiments import spec
-        from experiments.report import reports
+    if (args.report or experiments) and status == 0 and not args.dry_run:  # every run ends with REPORT.md
+        from experiments.runner import write_reports
 
-        path = reports.build(args.logdir, args.specs_dir or spec.SPECS_DIR)
-        print(f"Report: {path}", file=out)
+        status = write_reports(args.logdir, args.specs_dir, args.report, out)
     return status

@@ -3,6 +3,7 @@ same keys in an experiment file): a correct pair runs end to end through the com
 each broken one exits 2 with one line naming the problem before anything trains."""
 
 import json
+import os
 import textwrap
 
 import pytest
@@ -164,3 +165,18 @@ def test_loader_data_is_scaled_like_any_data_set(user):
     assert (len(raw.x_train), len(raw.x_val), raw.name) == (60, 30, "load")
     standard = datasets.load_dataset(f"{name}:load", "standardize")
     assert abs(standard.x_train.mean(axis=0)).max() < 1e-5
+
+
+@pytest.mark.parametrize("option", ["--model", "--data"])
+def test_a_missing_module_is_one_line_on_stderr_without_tensorflows_notices(option):
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, os.path.join(root, "experiments", "run.py"), "learning_rate", option, "no_such_module:build"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [result.stderr.strip()] and "no_such_module" in result.stderr

@@ -21,6 +21,7 @@ A module is looked up as Python imports it, with the current directory on the pa
 """
 
 import importlib
+import importlib.util
 import os
 import re
 import sys
@@ -38,6 +39,24 @@ class PluginError(ValueError):
 
 def is_reference(value):
     return isinstance(value, str) and REFERENCE_PATTERN.match(value) is not None
+
+
+def check_module_exists(reference, setting):
+    """PluginError unless `reference` names a module that can be imported, found without importing
+    it (the caller may want TensorFlow imported quietly first, in case the user's module imports it)."""
+    if not is_reference(reference):
+        raise PluginError(f"{setting} {reference!r} must be package.module:function")
+    module_name = reference.split(":")[0]
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as error:
+        found, reason = None, str(error)
+    else:
+        reason = f"No module named {module_name!r}"
+    if found is None:
+        raise PluginError(f"{setting} {reference!r}: module {module_name!r} not found ({reason})")
 
 
 def load_callable(reference, setting):
@@ -103,9 +122,9 @@ def load_data(reference):
 def check_model(reference, input_shape, num_classes, config):
     """Builds the user's model for these examples and runs it on two of them: PluginError unless
     it is a keras.Model giving (2, num_classes) probabilities."""
+    builder = load_callable(reference, "model")  # before Keras: a wrong name fails without importing it
     import keras
 
-    builder = load_callable(reference, "model")
     where = f"model {reference!r} (input_shape={tuple(input_shape)}, num_classes={num_classes})"
     keras.utils.set_random_seed(config["seed"])
     try:
