@@ -11,46 +11,93 @@ from experiments.engine import outcomes
 from experiments.evidence import claims, findings
 from experiments.kinds import registry, training_runs
 from experiments.outputs import files, hparams_sessions, run_tables
-from experiments.report import reports
+from experiments.report import answers, reports
 from experiments.sweeps import execution, planning, pools
-from experiments.sweeps.progress import Progress
+from experiments.sweeps.progress import Progress, duration
 
 KIND_DONE_FILE = "kind_done.json"  # what a finished experiment of another kind was asked
+RECORD = "record.json"  # a run's record: a finished run (experiments/engine/run_directory.py)
+WRITE_ADVICE = {"no space left on device": "free space", "disk quota exceeded": "free space or raise the quota",
+                "read-only file system": "make it writable", "permission denied": "make it writable"}
 
 
 def run_experiments(experiments, overrides, options, out):
     """Runs `experiments` with the setting `overrides` as `options` (options.RunnerOptions) say.
-    Returns the process exit status: 0, or 130 when interrupted (rerun to resume)."""
+    Returns the process exit status: 0; 1 when a write failed (a full disk: one line says where
+    and why; rerun to resume); 130 when interrupted (rerun to resume)."""
     if options.dry_run:
         for experiment in experiments:
             dry_run(experiment, overrides, options, out)
         return 0
-
-    pool = pools.make_pool(options, backend=overrides.get("backend"))
-    started = time.monotonic()
-    progress = Progress(0, out)
-    tables = {}
+    progress = Progress(sum(planned_runs(e, overrides, options) for e in experiments), out)
+    results = {}
     try:
-        for experiment in experiments:
-            tables[experiment.name] = run_one(experiment, overrides, options, pool, progress, out)
+        pool = pools.make_pool(options, backend=overrides.get("backend"))
+        try:
+            for experiment in experiments:
+                results[experiment.name] = run_one(experiment, overrides, options, pool, progress, progress.out)
+        finally:
+            pool.close()
     except KeyboardInterrupt:
+        progress.close()
         print("\nInterrupted. Finished runs are kept; run the same command again to resume.", file=out)
         return 130
-    finally:
-        pool.close()
+    except Exception as error:
+        progress.close()
+        return stop_on_write_error(error, options.logdir)
+    progress.close()
+    print(f"\nDone in {duration(progress.elapsed())}.", file=out)
+    print_answers(results, options, overrides, out)
+    return 0
 
-    elapsed = time.monotonic() - started
-    print(f"\nDone in {elapsed / 60:.1f} min.", file=out)
-    for name, table in tables.items():
-        if table is None:
-            continue
-        print(f"\n== {name} ==\n{table.to_string(index=False)}", file=out)
+
+def stop_on_write_error(error, logdir):
+    """Status 1 and one line for a failed write (files.write_failure): where, why, what is kept,
+    how to resume. Any other error is raised again."""
+    cause = files.write_failure(error)
+    if cause is None:
+        raise error
+    import sys
+
+    kept = sum(RECORD in names for _, _, names in os.walk(logdir))
+    print(f"run.py: error: {cause} under {logdir}: {kept} run{'s' * (kept != 1)} kept; "
+          f"{WRITE_ADVICE.get(cause, 'fix it')} and rerun the same command to resume", file=sys.stderr)
+    return 1
+
+
+def print_answers(results, options, overrides, out):
+    """After the tables, one line per claim decided: the verdict, the effect and its interval."""
+    found = []
+    for name, (table, experiment_found) in results.items():
+        found += experiment_found
+        if table is not None:
+            print(f"\n== {name} ==\n{table.to_string(index=False)}", file=out)
+    lines = answers.answer_lines(found)
+    if lines:
+        print("\nAnswers (REPORT.md has the evidence):", file=out)
+        for line in lines:
+            print(f"  {line}", file=out)
     where = datasets.experiment_parent(options.logdir, overrides.get("dataset", datasets.DEFAULT_DATASET))
-    print(f"\nLogs, tables (run_tables.csv), figures (*.png) and reports (reports.md) are in {where}/<experiment>/.",
+    print(f"\nTables (runs.csv, results.csv), figures (*.png) and reports (report.md) are in {where}/<experiment>/.",
           file=out)
     shown = os.path.relpath(options.logdir) if os.path.abspath(options.logdir).startswith(os.getcwd()) else options.logdir
     print(f"Look at the runs with:  tensorboard --logdir {shown}", file=out)
-    return 0
+
+
+def planned_runs(experiment, overrides, options):
+    """How many units the progress bar counts for `experiment`: its training runs over both
+    stages (seed 0 of each tuned winner is reused, not counted twice); 1 for another kind."""
+    if experiment.kind != registry.MLP:
+        return 1
+    seeds = _seeds(experiment, options)
+    first = planning.first_stage(experiment, overrides)
+    if not first:
+        return len(planning.final_stage(experiment, overrides, seeds, None))
+    if experiment.search:
+        winners = experiment.search["top"] * len(planning.configurations(experiment))
+        return len(first) + winners * (seeds - 1)
+    winners = len({run.configuration for run in first})
+    return len(first) + winners * max(seeds - experiment.tune_seeds, 0)
 
 
 def _seeds(experiment, options):
@@ -90,7 +137,7 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
         if dataset != datasets.DEFAULT_DATASET:
             print(f"[{experiment.name}] has its own data, not --dataset {dataset}: its results in "
                   f"{os.path.join(options.logdir, experiment.name)} hold for every data set; not run here", file=out)
-            return None
+            return None, []
         dataset = "digits"
     exp_dir = planning.experiment_dir(options.logdir, experiment.name, dataset)
     os.makedirs(exp_dir, exist_ok=True)
@@ -104,7 +151,7 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
     table_path = os.path.join(exp_dir, "run_tables.csv")
     if not options.rerun and files.read_json(done_path) == asked and os.path.exists(table_path) and findings.load(exp_dir):
         print(f"[{experiment.name}] done before, skipped (--rerun to redo)", file=out, flush=True)
-        return pd.read_csv(table_path)
+        return pd.read_csv(table_path), findings.load(exp_dir)["findings"]
     started = time.monotonic()
     print(f"[{experiment.name}] {experiment.description} ...", file=out, flush=True)
     # The kind computes in this process (its training runs go to the pool): TensorFlow without
@@ -121,24 +168,27 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
     findings.save(exp_dir, experiment, found, seeds, len(result.table), result.figures, dataset=dataset)
     reports.write_experiment_report(experiment, exp_dir, result.table, found, seeds, [], result.figures, time.monotonic() - started)
     files.write_json_atomic(done_path, asked)
-    print(f"[{experiment.name}] done in {time.monotonic() - started:.1f}s", file=out, flush=True)
-    return result.table
+    print(f"[{experiment.name}] done in {duration(time.monotonic() - started)}", file=out, flush=True)
+    return result.table, found
 
 
 def run_one(experiment, overrides, options, pool, progress, out):
+    """Runs one experiment; returns its table and its findings."""
     if experiment.kind != registry.MLP:
-        return run_other_kind(experiment, overrides, options, out, pool)
+        result = run_other_kind(experiment, overrides, options, out, pool)
+        progress.step(f"{experiment.name}: done")
+        return result
     seeds = _seeds(experiment, options)
+    planned = planned_runs(experiment, overrides, options)
     first = planning.first_stage(experiment, overrides)
     if first:
-        progress.add_total(len(first))
         first_records = execution.execute(first, options.logdir, pool, progress, options.rerun)
     else:
         first_records = None
     final = planning.final_stage(experiment, overrides, seeds, first_records)
     # Seed-0 runs that the first stage already trained are reused, not counted twice.
     known = {r["run_id"] for r in first_records or []}
-    progress.add_total(sum(run.run_id not in known for run in final))
+    progress.add_total(len(first) + sum(run.run_id not in known for run in final) - planned)  # as planned: 0
     final_records = execution.execute([r for r in final if r.run_id not in known], options.logdir, pool, progress, options.rerun)
     by_id = {r["run_id"]: r for r in first_records or []}
     for run in final:
@@ -149,8 +199,8 @@ def run_one(experiment, overrides, options, pool, progress, out):
     # Old records (and any written before outcomes existed) get the same outcome rule.
     records = [outcomes.with_outcome(r) for r in by_id.values()]
 
-    datasets = {run.config["dataset"] for run in final}
-    dataset = datasets.pop() if len(datasets) == 1 else datasets.DEFAULT_DATASET
+    used = {run.config["dataset"] for run in final}
+    dataset = used.pop() if len(used) == 1 else datasets.DEFAULT_DATASET
     exp_dir = planning.experiment_dir(options.logdir, experiment.name, dataset)
     runs, summary = run_tables.write_experiment_outputs(experiment, records, exp_dir)
     hparams_sessions.write_session_groups(exp_dir, records)  # seeds aggregated per configuration
@@ -158,4 +208,22 @@ def run_one(experiment, overrides, options, pool, progress, out):
     table = run_tables.configuration_table(summary[summary.group.isin({r.group for r in final})], experiment.varied_settings)
     findings.save(exp_dir, experiment, found, seeds, len(records), dataset=dataset)
     reports.write_experiment_report(experiment, exp_dir, table, found, seeds, records)
-    return table
+    return table, found
+
+
+def write_reports(logdir, specs_dir, tensorboard, out):
+    """REPORT.md (claims.json, the forest plot) for what has been run under `logdir`; with
+    `tensorboard`, the same report and figures as a TensorBoard run. Returns the exit status."""
+    from experiments import spec
+
+    try:
+        path = reports.build(logdir, specs_dir or spec.SPECS_DIR)
+        print(f"Report: {path}", file=out)
+        if tensorboard:
+            from experiments.report import tensorboard_report
+
+            where = tensorboard_report.write(logdir, specs_dir or spec.SPECS_DIR)
+            print(f"The report in TensorBoard (Text and Images):  tensorboard --logdir {where}", file=out)
+    except Exception as error:
+        return stop_on_write_error(error, logdir)
+    return 0

@@ -5,10 +5,53 @@ record's `status` and `reason` say why (a diverged run's losses). Files written 
 policy hold bare `NaN`; `read_json` still reads them.
 """
 
+import errno
 import json
 import math
 import os
 import tempfile
+
+# Errors of a write that a rerun cannot fix by itself: the disk, the quota, the file system.
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO, errno.EACCES, errno.EPERM)
+# TensorFlow reports a failed write of an event file or checkpoint with its own exception
+# classes (ResourceExhaustedError, ...), whose message carries the system's words.
+WRITE_MESSAGES = {
+    "no space left on device": errno.ENOSPC,
+    "disk quota exceeded": errno.EDQUOT,
+    "read-only file system": errno.EROFS,
+    "file too large": errno.EFBIG,
+}
+
+
+class WriteError(Exception):
+    """Writing results failed for a reason outside the run (a full disk, a read-only file system):
+    the sweep stops, what is written stays, and the interrupted run is redone on the next command.
+    `cause` is the system's words ("no space left on device"), `path` where the write went."""
+
+    def __init__(self, cause, path=None):
+        super().__init__(cause, path)  # both in args: the error crosses process pools by pickle
+        self.cause, self.path = cause, path
+
+    def __str__(self):
+        return f"{self.cause} (writing {self.path})" if self.path else self.cause
+
+
+def write_failure(error):
+    """The cause in words ("no space left on device") when `error`, or an error it was raised
+    from or while handling, is a failed write; else None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, WriteError):
+            return error.cause
+        if isinstance(error, OSError) and error.errno in WRITE_ERRNOS:
+            return (error.strerror or os.strerror(error.errno)).lower()
+        message = str(error).lower()
+        for words in WRITE_MESSAGES:
+            if words in message:
+                return words
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def write_bytes_atomic(path, data):

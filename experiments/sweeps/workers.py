@@ -18,6 +18,7 @@ import warnings
 
 from experiments.engine import compiled_models, outcomes, run_directory
 from experiments.engine.compiled_models import compiled_key
+from experiments.outputs import files
 
 
 def this_node():
@@ -31,10 +32,22 @@ def this_node():
 
 def run_and_record(run, logdir, verbose=False, extra_callbacks=()):
     """Trains one planned run into its directory, config first and record last (run_directory.py); a
-    raising run becomes `failed`. `extra_callbacks` (Keras callbacks) run after the run's own."""
+    raising run becomes `failed`. `extra_callbacks` (Keras callbacks) run after the run's own.
+    A failed write (a full disk) is not the run's failure: it raises files.WriteError, and the
+    run, left without a record, is trained again by the next command."""
+    run_dir = run.directory(logdir)
+    try:
+        return _train_and_record(run, run_dir, verbose, extra_callbacks)
+    except Exception as error:
+        cause = files.write_failure(error)
+        if cause is None:
+            raise
+        raise files.WriteError(cause, run_dir) from None
+
+
+def _train_and_record(run, run_dir, verbose, extra_callbacks):
     from experiments.engine.training import train_run
 
-    run_dir = run.directory(logdir)
     started = time.perf_counter()
     run_directory.write_config(run_dir, run.config)
     try:
@@ -45,6 +58,8 @@ def run_and_record(run, logdir, verbose=False, extra_callbacks=()):
             record = train_run(run.config, run_dir, verbose=2 if verbose else 0, callbacks=_with_extra(extra_callbacks))
         record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught if not is_noise_warning(w)})
     except Exception as error:  # noqa: BLE001 - a failed run is recorded; the sweep goes on
+        if files.write_failure(error):
+            raise
         run_directory.write_error(run_dir, traceback.format_exc())
         record = {
             "status": "failed",
