@@ -160,6 +160,8 @@ class Entry:
         self.drawn = collections.OrderedDict()
 
     def reset_weights(self, seed, build):
+        import keras
+
         if self.redraw_checked and not self.redraw_holds:
             self.model.set_weights(build().get_weights())
             return
@@ -168,6 +170,10 @@ class Entry:
             self.drawn.move_to_end(seed)
         else:
             values = redrawn_weights(self.model, seed - self.seed)
+            if values is not None:
+                # Host copies: a variable assigned a device array holds that very buffer, and
+                # JAX's compiled step donates it; a kept array would be deleted by the run.
+                values = {path: np.array(keras.ops.convert_to_numpy(value)) for path, value in values.items()}
         if not self.redraw_checked:
             fresh = {v.path: v.numpy() for v in build().weights}
             self.redraw_checked = True
