@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from optimizers.base_arguments import document_base_arguments
-from optimizers.hyperparameters import Hyperparameter, HoldsHyperparameters, term
+from optimizers.hyperparameters import HoldsHyperparameters, Hyperparameter, term
 from optimizers.validation import (
     check_bool,
     check_learning_rate,

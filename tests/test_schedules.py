@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 from one_weight_model import KernelRecorder, one_weight_model
 
-from optimizers import SGD, Adam
+from optimizers import SGD, Adam, hyperparameters
 from optimizers.schedules import (
     CosineDecay,
+    CosineDecayRestarts,
     ExponentialDecay,
     InverseSqrtDecay,
     InverseTimeDecay,
     PerEpoch,
     PiecewiseConstantDecay,
+    PolynomialDecay,
     ScaledSchedule,
     SequentialSchedule,
     Warmup,
@@ -57,6 +59,27 @@ def piecewise(boundaries, values, step):
 
 def linear_warmup(start, target, warmup_steps, step):
     return start + (target - start) * step / warmup_steps
+
+
+def polynomial(lr0, decay_steps, end, power, cycle, step):
+    if cycle:  # the next multiple of decay_steps (1 at step 0)
+        decay_steps = decay_steps * np.maximum(np.ceil(step / decay_steps), 1)
+    else:
+        step = np.minimum(step, decay_steps)
+    return (lr0 - end) * (1 - step / decay_steps) ** power + end
+
+
+def sgdr(lr0, first_decay_steps, t_mul, m_mul, alpha, step):
+    """Loshchilov & Hutter's SGDR as Keras parametrizes it: period i is first_decay_steps *
+    t_mul**i steps long, its peak m_mul**i; the period found by summing lengths, not by a log."""
+    step = np.asarray(step, dtype=np.float64)
+    i, start, length = np.zeros_like(step), np.zeros_like(step), np.full_like(step, float(first_decay_steps))
+    later = step >= start + length
+    while later.any():
+        i, start, length = np.where(later, i + 1, i), np.where(later, start + length, start), np.where(later, length * t_mul, length)
+        later = step >= start + length
+    fraction = (step - start) / length
+    return lr0 * ((1 - alpha) * m_mul**i * 0.5 * (1 + np.cos(np.pi * fraction)) + alpha)
 
 
 # Each schedule beside its reference, used by the round-trip and `fit` tests below.
@@ -111,6 +134,18 @@ CASES = {
             [linear_warmup(0.0, 0.1, 5, s), inverse_time(0.1, 2, 1.0, np.maximum(s - 5, 0))],
             default=0.005,
         ),
+    ),
+    "polynomial": (
+        lambda: PolynomialDecay(0.1, decay_steps=20, end_learning_rate=0.01, power=2.0),
+        lambda s: polynomial(0.1, 20, 0.01, 2.0, False, s),
+    ),
+    "polynomial_cycle": (
+        lambda: PolynomialDecay(0.1, decay_steps=7, power=2.0, cycle=True),
+        lambda s: polynomial(0.1, 7, 0.0001, 2.0, True, s),
+    ),
+    "cosine_restarts": (
+        lambda: CosineDecayRestarts(0.1, first_decay_steps=5, m_mul=0.8, alpha=0.1),
+        lambda s: sgdr(0.1, 5, 2.0, 0.8, 0.1, s),
     ),
     "per_epoch": (
         lambda: PerEpoch(ExponentialDecay(0.1, decay_steps=1, decay_rate=0.97), steps_per_epoch=4),
@@ -240,6 +275,22 @@ KERAS_PAIRS = {
         lambda: CosineDecay(0.1, 50, alpha=0.2),
         lambda: keras.optimizers.schedules.CosineDecay(0.1, 50, alpha=0.2),
     ),
+    "polynomial": (
+        lambda: PolynomialDecay(0.1, 50),
+        lambda: keras.optimizers.schedules.PolynomialDecay(0.1, 50),
+    ),
+    "polynomial_cycle": (
+        lambda: PolynomialDecay(0.1, 7, end_learning_rate=0.001, power=3.0, cycle=True),
+        lambda: keras.optimizers.schedules.PolynomialDecay(0.1, 7, end_learning_rate=0.001, power=3.0, cycle=True),
+    ),
+    "cosine_restarts": (
+        lambda: CosineDecayRestarts(0.1, 10),
+        lambda: keras.optimizers.schedules.CosineDecayRestarts(0.1, 10),
+    ),
+    "cosine_restarts_all_arguments": (
+        lambda: CosineDecayRestarts(0.1, 7, t_mul=1.5, m_mul=0.9, alpha=0.05),
+        lambda: keras.optimizers.schedules.CosineDecayRestarts(0.1, 7, t_mul=1.5, m_mul=0.9, alpha=0.05),
+    ),
     "cosine_with_warmup": (
         lambda: Warmup(CosineDecay(0.1, 50, 0.1), warmup_steps=20, initial_learning_rate=0.01),
         lambda: keras.optimizers.schedules.CosineDecay(
@@ -253,6 +304,83 @@ KERAS_PAIRS = {
 def test_matches_keras_builtin(case):
     ours, theirs = (make() for make in KERAS_PAIRS[case])
     np.testing.assert_allclose(values_at(ours), values_at(theirs), rtol=1e-6, atol=1e-9)
+
+
+# Keras's two schedules added for issue 29, every step of a long run: (our arguments, the float64
+# reference). Both compute in float32, as Keras's: `step / first_decay_steps` rounds by up to
+# 2**-24 of itself, so the cosine moves by up to pi/2 * that fraction's ulp: at 2,000 steps of a
+# 10-step first period, 2e-7 of the rate (atol below: 1e-6 of a 0.1 rate).
+LONG_RUN = np.arange(2001)
+KERAS_SCHEDULE_RUNS = {
+    "polynomial_linear": ((0.1, 1500), lambda s: polynomial(0.1, 1500, 0.0001, 1.0, False, s)),
+    "polynomial_power_end": ((0.1, 700, 0.005, 2.5), lambda s: polynomial(0.1, 700, 0.005, 2.5, False, s)),
+    "polynomial_cycle": ((0.1, 300, 0.01, 0.5, True), lambda s: polynomial(0.1, 300, 0.01, 0.5, True, s)),
+    "polynomial_increase": ((0.01, 100, 0.1, 1.0, True), lambda s: polynomial(0.01, 100, 0.1, 1.0, True, s)),
+    "restarts_default": ((0.1, 10), lambda s: sgdr(0.1, 10, 2.0, 1.0, 0.0, s)),
+    "restarts_t_mul_1": ((0.1, 30, 1.0, 0.9, 0.1), lambda s: sgdr(0.1, 30, 1.0, 0.9, 0.1, s)),
+    "restarts_t_mul_1_5": ((0.1, 7, 1.5, 0.8, 0.05), lambda s: sgdr(0.1, 7, 1.5, 0.8, 0.05, s)),
+    "restarts_t_mul_3": ((0.1, 3, 3.0, 1.0, 0.2), lambda s: sgdr(0.1, 3, 3.0, 1.0, 0.2, s)),
+}
+
+
+def _values_on(schedule, steps):
+    return np.asarray(keras.ops.convert_to_numpy(schedule(keras.ops.convert_to_tensor(steps, "int32"))), np.float64)
+
+
+@pytest.mark.parametrize("case", KERAS_SCHEDULE_RUNS)
+def test_polynomial_and_restarts_equal_reference_and_keras_at_every_step(case):
+    arguments, reference = KERAS_SCHEDULE_RUNS[case]
+    ours_class, keras_class = (
+        (PolynomialDecay, keras.optimizers.schedules.PolynomialDecay)
+        if case.startswith("polynomial")
+        else (CosineDecayRestarts, keras.optimizers.schedules.CosineDecayRestarts)
+    )
+    ours = _values_on(ours_class(*arguments), LONG_RUN)
+    np.testing.assert_allclose(ours, reference(LONG_RUN.astype(np.float64)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours, _values_on(keras_class(*arguments), LONG_RUN), rtol=1e-6, atol=1e-8)
+
+
+def test_restarts_start_each_period_at_its_peak():
+    schedule = CosineDecayRestarts(0.1, 10, t_mul=2.0, m_mul=0.5, alpha=0.2)
+    for i, start in enumerate([0, 10, 30, 70, 150, 310, 630, 1270]):
+        assert float(schedule(start)) == pytest.approx(0.1 * (0.5**i * 0.8 + 0.2), rel=1e-6)
+        assert float(schedule(start - 1)) < float(schedule(start)) or start == 0
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (PolynomialDecay(0.1, 20, 0.01, 2.0, True, "poly"),
+         keras.optimizers.schedules.PolynomialDecay(0.1, 20, 0.01, 2.0, True, "poly")),
+        (CosineDecayRestarts(0.1, 20, 1.5, 0.9, 0.1, "sgdr"),
+         keras.optimizers.schedules.CosineDecayRestarts(0.1, 20, 1.5, 0.9, 0.1, "sgdr")),
+    ],
+    ids=["polynomial", "restarts"],
+)
+def test_polynomial_and_restarts_configs_are_kerass(ours, theirs):
+    # The same keys and values as Keras's (Keras keeps the numbers as given; ours as floats).
+    assert ours.get_config() == theirs.get_config()
+    assert type(ours).__init__.__defaults__ == type(theirs).__init__.__defaults__
+    # Each side's config builds the other, with the same values at every step.
+    for config in (ours.get_config(), theirs.get_config()):
+        for cls in (type(ours), type(theirs)):
+            np.testing.assert_array_equal(values_at(cls.from_config(config)), values_at(ours))
+
+
+@pytest.mark.parametrize(
+    "schedule, changed",
+    [
+        (PolynomialDecay(0.1, 20, 0.01), {"initial_learning_rate": 0.3, "end_learning_rate": 0.02}),
+        (CosineDecayRestarts(0.1, 5), {"initial_learning_rate": 0.3}),
+    ],
+    ids=["polynomial", "restarts"],
+)
+def test_polynomial_and_restarts_hold_their_rates_in_variables(schedule, changed):
+    assert set(hyperparameters.held(schedule)) == set(changed)
+    source = type(schedule).from_config({**schedule.get_config(), **changed})
+    hyperparameters.copy_held(source, schedule)
+    assert schedule.get_config() == source.get_config()
+    np.testing.assert_array_equal(values_at(schedule), values_at(source))
 
 
 # Keras's built-in warm-up: the arguments a user of keras.optimizers.schedules.CosineDecay
@@ -336,6 +464,17 @@ INVALID = [
     (lambda: SequentialSchedule([0.1, 0.2], [0]), r"`boundaries` must start at >= 1"),
     (lambda: SequentialSchedule([0.1, 0.2, 0.3], [5, 5]), r"`boundaries` must be strictly"),
     (lambda: SequentialSchedule([0.1, "x"], [5]), r"`schedules` must be a `LearningRateSch"),
+    (lambda: PolynomialDecay(0.1, 0), r"`decay_steps` must be > 0. Received: decay_steps=0"),
+    (lambda: PolynomialDecay(0.1, 10, end_learning_rate=-0.1), r"`end_learning_rate` must be >= 0"),
+    (lambda: PolynomialDecay(-0.1, 10), r"`initial_learning_rate` must be >= 0"),
+    (lambda: PolynomialDecay(0.1, 10, power=-1.0), r"`power` must be >= 0. Received: power=-1.0"),
+    (lambda: PolynomialDecay(0.1, 10, cycle="yes"), r"`cycle` must be True or False"),
+    (lambda: CosineDecayRestarts(0.1, 0), r"`first_decay_steps` must be > 0. Received: first_decay_steps=0"),
+    (lambda: CosineDecayRestarts(-0.1, 10), r"`initial_learning_rate` must be >= 0"),
+    (lambda: CosineDecayRestarts(0.1, 10, t_mul=0.0), r"`t_mul` must be > 0. Received: t_mul=0.0"),
+    (lambda: CosineDecayRestarts(0.1, 10, m_mul=-0.5), r"`m_mul` must be >= 0"),
+    (lambda: CosineDecayRestarts(0.1, 10, alpha=1.5), r"`alpha` must be in \[0, 1\]"),
+    (lambda: CosineDecayRestarts(0.1, 10, name=""), r"`name` must be a non-empty string"),
     (lambda: PerEpoch(0.1, 10), r"`schedule` must be a `LearningRateSchedule`. Received"),
     (lambda: PerEpoch(_constant(), 0), r"`steps_per_epoch` must be an integer > 0"),
     (lambda: ScaledSchedule(_constant(), -1.0), r"`multiplier` must be >= 0"),
