@@ -5,7 +5,7 @@ from keras import ops
 
 from optimizers.base_arguments import document_base_arguments
 from optimizers.hyperparameters import HoldsHyperparameters, Hyperparameter, term
-from optimizers.validation import check_bool, check_choice, check_learning_rate, check_unit_interval
+from optimizers.validation import check_bool, check_choice, check_keras_sgd_momentum, check_learning_rate
 
 MOMENTUM_FORMS = ("keras", "ema")
 
@@ -53,7 +53,10 @@ class SGD(HoldsHyperparameters, keras.optimizers.Optimizer):
         learning_rate: A non-negative float or int, a
             `keras.optimizers.schedules.LearningRateSchedule`, or a callable taking no
             arguments. Defaults to `0.01`.
-        momentum: float in [0, 1). Defaults to `0.0` (plain SGD).
+        momentum: float in [0, 1], as Keras: a Python float (`momentum=0` is refused, as by
+            Keras; NaN too), 1 included (the Keras form then never forgets, the EMA form
+            never learns). Defaults to `0.0` (plain SGD). Refused with Keras's
+            `ValueError("`momentum` must be a float between [0, 1].")`.
         nesterov: bool, whether to use Nesterov momentum. Defaults to `False`.
         momentum_form: `"keras"` or `"ema"`, see above. Defaults to `"keras"`.
         name: String, or `None` (default) for Keras's unique automatic name: `"sgd"`,
@@ -66,7 +69,7 @@ class SGD(HoldsHyperparameters, keras.optimizers.Optimizer):
           (momentum and Nesterov momentum in deep learning).
     """
 
-    momentum = Hyperparameter(check_unit_interval)
+    momentum = Hyperparameter(check_keras_sgd_momentum)
 
     def __init__(
         self,

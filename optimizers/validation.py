@@ -52,6 +52,15 @@ def check_unit_interval(name, value):
     return value
 
 
+def check_keras_sgd_momentum(name, value):
+    """SGD's `momentum`, checked as `keras.optimizers.SGD` checks it, with its message: a Python
+    float (an int is refused, `np.float64` is a float) in [0, 1], 1 included. One addition:
+    NaN is refused too (Keras's comparisons let it through)."""
+    if not isinstance(value, float) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"`{name}` must be a float between [0, 1].")
+    return float(value)
+
+
 def check_positive(name, value):
     value = check_number(name, value)
     if not value > 0.0:

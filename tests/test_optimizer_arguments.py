@@ -77,7 +77,12 @@ def bool_cases(name):
 INVALID_ARGUMENTS = {
     SGD: {
         "learning_rate": learning_rate_cases(),
-        "momentum": unit_interval_cases("momentum"),
+        # Keras's check and message (issue 29): a Python float in [0, 1]; see
+        # test_sgd_momentum_is_accepted_and_refused_where_keras_does.
+        "momentum": [
+            (value, "`momentum` must be a float between [0, 1].")
+            for value in (1, 0, -0.1, 1.5, "0.9", True, math.nan, math.inf)
+        ],
         "nesterov": bool_cases("nesterov"),
         "momentum_form": [
             (value, "Argument `momentum_form` must be one of 'keras', 'ema'. "
@@ -133,10 +138,13 @@ def test_every_argument_has_invalid_cases():
 
 
 def test_boundary_values_are_accepted():
-    # 0 is in [0, 1); integer learning rates are accepted (Keras rejects them).
+    # 0 is in [0, 1); integer learning rates are accepted (Keras rejects them). SGD's momentum
+    # must be a float, as Keras's (issue 29): 0.0 there.
     for cls in OUR_CLASSES.values():
         arguments = set(inspect.signature(cls.__init__).parameters)
         unit = {name: 0 for name in ("momentum", "rho", "beta_1", "beta_2") if name in arguments}
+        if cls is SGD:
+            unit = {"momentum": 0.0}
         optimizer = cls(learning_rate=1, **unit)
         assert optimizer.get_config()["learning_rate"] == 1.0
         assert all(optimizer.get_config()[name] == 0.0 for name in unit)
@@ -319,3 +327,44 @@ def test_base_arguments_are_documented_once_and_shown_by_help():
     assert set(BASE_ARGUMENTS) == keras_base
     tested = {argument for kwargs in BASE_ARGUMENTS_TESTED.values() for argument in kwargs}
     assert tested == keras_base
+
+
+# Issue 29: SGD's momentum is accepted and refused where keras.optimizers.SGD accepts and refuses
+# it, with Keras's error type and message. Each value is tried on both.
+SGD_MOMENTUM_BOUNDARIES = [0.0, 1.0, 0.5, np.float64(0.9), 0, 1, -0.1, -1e-300, 1.0 + 1e-15, 1.5, True, False, "0.9", None,
+                           np.float32(0.5), math.inf, -math.inf]  # fmt: skip
+
+
+def _outcome(make):
+    try:
+        make()
+    except Exception as error:  # the type and message are what is compared
+        return type(error), str(error)
+    return None
+
+
+@pytest.mark.parametrize("value", SGD_MOMENTUM_BOUNDARIES, ids=repr)
+def test_sgd_momentum_is_accepted_and_refused_where_keras_does(value):
+    theirs = _outcome(lambda: keras.optimizers.SGD(momentum=value))
+    assert _outcome(lambda: SGD(momentum=value)) == theirs
+    if theirs is None:  # accepted: the same number in the config
+        assert SGD(momentum=value).get_config()["momentum"] == keras.optimizers.SGD(momentum=value).get_config()["momentum"]
+    else:  # refused: the live setter refuses it too, and keeps the value it had
+        optimizer = SGD(momentum=0.5)
+        with pytest.raises(theirs[0], match=re.escape(theirs[1])):
+            optimizer.momentum = value
+        assert optimizer.momentum == 0.5
+
+
+def test_sgd_momentum_nan_is_refused_where_keras_lets_it_through():
+    # The one documented difference: Keras's `momentum < 0 or momentum > 1` is False for NaN.
+    assert _outcome(lambda: keras.optimizers.SGD(momentum=math.nan)) is None
+    with pytest.raises(ValueError, match=re.escape("`momentum` must be a float between [0, 1].")):
+        SGD(momentum=math.nan)
+
+
+def test_sgd_momentum_one_trains_as_kerass():
+    problem = make_problem(seed=3, steps=20)
+    ours, _ = run_keras(SGD(0.01, momentum=1.0, nesterov=True), problem)
+    theirs, _ = run_keras(keras.optimizers.SGD(0.01, momentum=1.0, nesterov=True), problem)
+    assert_matches_builtin(ours, theirs)
