@@ -1,9 +1,8 @@
 """The report inside TensorBoard (`python experiments/run.py --report`).
 
     <logdir>/report/                 a run named "report": Text dashboard, tag `claims` (the claims
-                                     table of REPORT.md, Markdown); Images dashboard, tag `claims`
-                                     (the forest plot) and `<experiment>/<figure>` for each
-                                     experiment's figures
+                                     table of REPORT.md, Markdown); Images dashboard, tag `forest_plot`
+                                     and `<experiment>/<figure>` for each experiment's figures
     <logdir>/<experiment>/report/    beside the experiment's runs: its report.md (Text, tag `report`)
                                      and its figures (Images, tag `<figure>`)
 
@@ -58,7 +57,7 @@ def write(logdir, specs_dir):
     images = []
     forest = os.path.join(logdir, reports.FOREST_FILE)
     if os.path.exists(forest):
-        images.append(("claims", forest))
+        images.append(("forest_plot", forest))  # a tag is one plugin's per run: not "claims" twice
     _, done, _ = reports.claim_entries(logdir, specs_dir)
     for name, dataset, directory, _data in done:
         title = name if dataset == "digits" else f"{dataset}/{name}"

@@ -43,6 +43,7 @@ class Progress:
         self.start_time = time.monotonic()
         self.trained = 0  # runs trained by this command (not skipped): the rate counts these
         self._bar = None
+        self._reserved, self._current = {}, None
         if bar or (bar is None and _is_terminal(out)):
             self._start_bar()
 
@@ -67,14 +68,39 @@ class Progress:
         """Where the command's other lines go while the bar is drawn: above it."""
         return self._proxy if self._bar is not None else self._out
 
-    def add_total(self, n):
+    def reserve(self, key, n):
+        """Plans `n` units for `key` (an experiment) before anything runs: the total counts them."""
+        self._reserved[key] = self._reserved.get(key, 0) + n
+        self.add_total(n, planned=True)
+
+    def begin(self, key):
+        """From now on `add_total` draws on `key`'s planned units first."""
+        self.settle()
+        self._current = key
+
+    def settle(self):
+        """The current key's planned units not drawn on leave the total (its plan was smaller)."""
+        left = self._reserved.pop(self._current, 0)
+        self._current = None
+        self.add_total(-left, planned=True)
+
+    def add_total(self, n, planned=False):
+        """`n` more units; those the current key planned are already counted."""
+        if not planned and self._current in self._reserved:
+            drawn = min(n, self._reserved[self._current])
+            self._reserved[self._current] -= drawn
+            n -= drawn
         self.total += n
         if self._bar is not None:
-            self._bar.update(self._task, total=self.total)
+            self._bar.update(self._task, total=max(self.total, self.done))
 
     def step(self, label, count=1):
         """`count` planned units done that are not training runs (an experiment of another kind)."""
         self.done += count
+        if self._current in self._reserved:  # planned: already in the total
+            self._reserved[self._current] -= min(count, self._reserved[self._current])
+        else:
+            self.add_total(count)
         self._show(label)
 
     def finished(self, run, record, skipped=False, running=0):
