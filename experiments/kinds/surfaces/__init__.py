@@ -80,12 +80,13 @@ DEFAULT_PARAMS = {
     "saddle_offset": 1e-3,  # |w2| of the saddle starts, times U(0.5, 1.5)
     "double_well_learning_rate": 0.02,  # shared by gradient descent and both momentum forms
     "double_well_steps": 600,
+    "double_well_starts": 400,  # starts on the worse side (at least `seeds`): a yes/no per start needs hundreds
 }
 
 
 def check_params(params):
     """Raises ValueError for values spec.py's type check lets through."""
-    for name in ("steps", "learning_rate_grid", "double_well_steps"):
+    for name in ("steps", "learning_rate_grid", "double_well_steps", "double_well_starts"):
         if params[name] < 2:
             raise ValueError(f"params.{name} must be >= 2; got {params[name]!r}")
     for name in ("tolerance", "double_well_learning_rate", "saddle_offset"):
@@ -122,5 +123,8 @@ def run(params, seeds, exp_dir):
         rows += more_rows
         findings += more_findings
         figures += more_figures
+    from experiments.kinds.surfaces import surfaces_3d
+
+    figures += surfaces_3d.write(exp_dir, steppers)  # the notes' 3-D pictures: HTML pages and a PNG
     write_figures_to_tensorboard(exp_dir, figures)
     return KindResult(table_of_rows(rows), findings, figures, measured)
