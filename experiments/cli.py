@@ -53,6 +53,8 @@ def build_parser():
     parser.add_argument("--all", action="store_true", help="run every experiment")
     parser.add_argument("--epochs", type=int, metavar="N", help="epochs per run (overrides the experiment)")
     parser.add_argument("--seeds", type=int, metavar="N", help="seeds per configuration (overrides the experiment)")
+    parser.add_argument("--max-seeds", type=int, metavar="N",
+                        help="a claim still inconclusive gets more seeds, in batches, up to N (overrides the experiment's max_seeds)")
     parser.add_argument("--dataset", metavar="NAME",
                         help="data set: digits (default), mnist5k, mnist1d (bundled, offline), mnist, fashion_mnist, "
                         "cifar10 (downloaded once); sizes and shapes: --list-settings")
@@ -70,8 +72,10 @@ def build_parser():
                         help="train the runs as tasks on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (see docs/clusters-and-devices.md)")
     parser.add_argument("--ray-cpus", type=float, default=1.0, metavar="N", help="with --ray: CPUs per run (default 1; fractions allowed)")
     parser.add_argument("--ray-gpus", type=float, default=0.0, metavar="N", help="with --ray: GPUs per run (default 0; fractions allowed)")
-    parser.add_argument("--stack-seeds", action="store_true",
-                        help="train the seeds of each configuration as one stacked model (MLP only; see docs/performance.md)")
+    parser.add_argument("--no-stack-seeds", dest="stack_seeds", action="store_false",
+                        help="train the seeds of each configuration one by one, not as one stacked model "
+                        "(the same numbers to float32 rounding, slower; see docs/performance.md)")
+    parser.add_argument("--stack-seeds", action="store_true", help=argparse.SUPPRESS)  # the default now
     parser.add_argument("--no-model-reuse", action="store_true",
                         help="build, compile and trace one model per run instead of reusing compiled models "
                         "(the same numbers, slower; for comparing the two)")
@@ -115,11 +119,11 @@ def parse(argv):
             raise UsageError(f"environment variable KERAS_BACKEND: {error}") from None
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1; got {args.seeds}")
+    if args.max_seeds is not None and args.max_seeds < 1:
+        raise UsageError(f"--max-seeds must be >= 1; got {args.max_seeds}")
     if args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1; got {args.jobs}")
     _check_cluster_arguments(args)
-    if args.stack_seeds and args.ray:
-        raise UsageError("--stack-seeds trains on this machine (in this process, or --jobs N processes): drop --ray")
     specs_dir = args.specs_dir or spec.SPECS_DIR
     if not os.path.isdir(specs_dir):
         raise UsageError(f"--specs-dir {specs_dir!r} is not a directory")
@@ -150,6 +154,7 @@ def runner_options(args):
     return RunnerOptions(
         logdir=args.logdir, seeds=args.seeds, jobs=args.jobs, cluster=cluster, engine=engine,
         rerun=args.rerun, dry_run=args.dry_run, verbose=args.verbose, stack_seeds=args.stack_seeds,
+        max_seeds=args.max_seeds,
     )  # fmt: skip
 
 

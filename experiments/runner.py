@@ -8,7 +8,7 @@ import pandas as pd
 
 from experiments.data import datasets
 from experiments.engine import outcomes
-from experiments.evidence import claims, findings
+from experiments.evidence import claim_tests, findings
 from experiments.kinds import registry, training_runs
 from experiments.outputs import files, hparams_sessions, run_tables
 from experiments.report import answers, reports
@@ -29,7 +29,9 @@ def run_experiments(experiments, overrides, options, out):
         for experiment in experiments:
             dry_run(experiment, overrides, options, out)
         return 0
-    progress = Progress(sum(planned_runs(e, overrides, options) for e in experiments), out)
+    progress = Progress(0, out)
+    for experiment in experiments:  # the whole command's plan, before anything trains
+        progress.reserve(experiment.name, planned_runs(experiment, overrides, options))
     results = {}
     try:
         pool = pools.make_pool(options, backend=overrides.get("backend"))
@@ -145,7 +147,7 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
     done_path = os.path.join(exp_dir, KIND_DONE_FILE)
     asked = {
         "kind": experiment.kind, "params": experiment.params, "seeds": seeds,
-        "claims": [dataclasses.asdict(c) for c in experiment.claims],
+        "claims": [dataclasses.asdict(c) for c in experiment.claims], "looks": _looks(experiment, options, seeds),
         "overrides": {k: v for k, v in overrides.items() if k in training_runs.SHARED_SETTINGS},
     }  # fmt: skip
     table_path = os.path.join(exp_dir, "run_tables.csv")
@@ -153,6 +155,7 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
         print(f"[{experiment.name}] done before, skipped (--rerun to redo)", file=out, flush=True)
         return pd.read_csv(table_path), findings.load(exp_dir)["findings"]
     started = time.monotonic()
+    budget = _looks(experiment, options, seeds)[-1]
     print(f"[{experiment.name}] {experiment.description} ...", file=out, flush=True)
     # The kind computes in this process (its training runs go to the pool): TensorFlow without
     # its start-up notices, which the kinds' own imports would print.
@@ -160,9 +163,17 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
 
     import_tensorflow_quietly()
     trainer = training_runs.TrainingRuns(exp_dir, pool, overrides, out)  # the kind's runs go to the sweep's pool
-    result = registry.run(experiment.kind, experiment.params, seeds, exp_dir, trainer)
+    decided, looks = {}, []
+    for look in _looks(experiment, options, seeds):
+        result = registry.run(experiment.kind, experiment.params, look, exp_dir, trainer)
+        looks.append(look)
+        measured = result.measurements
+        _decide(experiment, decided, looks,
+                lambda claim, at, m=measured: claim_tests.evaluate(claim, experiment, [], m, dataset, at, budget))
+        if all(f.verdict != "inconclusive" for f in decided.values()):
+            break
     files.write_csv_atomic(os.path.join(exp_dir, "run_tables.csv"), result.table)
-    found = [*result.findings, *(claims.evaluate(c, experiment, [], result.measurements, dataset=dataset) for c in experiment.claims)]
+    found = [*result.findings, *(decided[c.id] for c in experiment.claims)]
     for finding in result.findings:
         finding.dataset = dataset
     findings.save(exp_dir, experiment, found, seeds, len(result.table), result.figures, dataset=dataset)
@@ -172,43 +183,95 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
     return result.table, found
 
 
-def run_one(experiment, overrides, options, pool, progress, out):
-    """Runs one experiment; returns its table and its findings."""
-    if experiment.kind != registry.MLP:
-        result = run_other_kind(experiment, overrides, options, out, pool)
-        progress.step(f"{experiment.name}: done")
-        return result
-    seeds = _seeds(experiment, options)
-    planned = planned_runs(experiment, overrides, options)
+def _looks(experiment, options, seeds):
+    """The numbers of seeds after which an undecided claim is looked at: the experiment's seeds,
+    then that many more at a time, up to the claim's seed budget (`--max-seeds` or the spec's)."""
+    if options.max_seeds is not None:
+        experiment = dataclasses.replace(experiment, max_seeds=options.max_seeds)
+    return experiment.seed_budget(seeds)
+
+
+def _decide(experiment, decided, looks, evaluate):
+    """Evaluates, at the latest look, each claim not decided at an earlier one; a decided claim
+    keeps the verdict of the look that decided it (stopping there is what the sequence allows)."""
+    for claim in experiment.claims:
+        if claim.id not in decided or decided[claim.id].verdict == "inconclusive":
+            decided[claim.id] = evaluate(claim, list(looks))
+
+
+def _tune(experiment, overrides, options, pool, progress):
+    """The first stage, then refinement rounds until each configuration's best tuned rate is
+    interior and a quarter decade or finer (experiments/sweeps/planning.py)."""
     first = planning.first_stage(experiment, overrides)
-    if first:
-        first_records = execution.execute(first, options.logdir, pool, progress, options.rerun)
-    else:
-        first_records = None
+    if not first:
+        return None
+    progress.add_total(len(first))
+    records = execution.execute(first, options.logdir, pool, progress, options.rerun)
+    for _ in range(planning.MAX_REFINEMENTS if experiment.tune else 0):
+        more = planning.refine_tuning(experiment, overrides, records)
+        if not more:
+            break
+        progress.add_total(len(more))
+        records += execution.execute(more, options.logdir, pool, progress, options.rerun)
+    return records
+
+
+def _final_records(experiment, overrides, options, pool, progress, seeds, first_records, pending):
+    """The final stage on `seeds` seeds through the normal plan (runs already done are read back,
+    not trained), restricted to the configurations a pending claim reads."""
     final = planning.final_stage(experiment, overrides, seeds, first_records)
-    # Seed-0 runs that the first stage already trained are reused, not counted twice.
+    if pending is not None:  # after the first look: only what an undecided claim reads
+        final = [run for run in final if any(claim_tests.reads(c, experiment, run.config) for c in pending)]
     known = {r["run_id"] for r in first_records or []}
-    progress.add_total(len(first) + sum(run.run_id not in known for run in final) - planned)  # as planned: 0
-    final_records = execution.execute([r for r in final if r.run_id not in known], options.logdir, pool, progress, options.rerun)
+    todo = [r for r in final if r.run_id not in known]
+    progress.add_total(len(todo))
+    final_records = execution.execute(todo, options.logdir, pool, progress, options.rerun)
     by_id = {r["run_id"]: r for r in first_records or []}
     for run in final:
         if run.run_id in by_id:
             by_id[run.run_id] = {**by_id[run.run_id], "stage": "final"}
     for record in final_records:
         by_id[record["run_id"]] = record
-    # Old records (and any written before outcomes existed) get the same outcome rule.
-    records = [outcomes.with_outcome(r) for r in by_id.values()]
+    return final, [outcomes.with_outcome(r) for r in by_id.values()]
 
-    used = {run.config["dataset"] for run in final}
-    dataset = used.pop() if len(used) == 1 else datasets.DEFAULT_DATASET
+
+def run_one(experiment, overrides, options, pool, progress, out):
+    """Runs one experiment; returns its table and its findings."""
+    progress.begin(experiment.name)  # the stages below draw on the units planned for it
+    if experiment.kind != registry.MLP:
+        result = run_other_kind(experiment, overrides, options, out, pool)
+        progress.step(f"{experiment.name}: done")
+        return result
+    seeds = _seeds(experiment, options)
+    first_records = _tune(experiment, overrides, options, pool, progress)
+    looks_planned = _looks(experiment, options, seeds)
+    decided, looks, records, trained = {}, [], {}, []
+    for look in looks_planned:
+        pending = [c for c in experiment.claims if decided[c.id].verdict == "inconclusive"] if decided else None
+        final, more = _final_records(experiment, overrides, options, pool, progress, look, first_records, pending)
+        trained += final
+        records.update({r["run_id"]: r for r in more})
+        looks.append(look)
+        dataset = _dataset_of(final)
+        _decide(experiment, decided, looks, lambda claim, at, d=dataset: claim_tests.evaluate(
+            claim, experiment, list(records.values()), None, d, at, looks_planned[-1]))
+        if all(f.verdict != "inconclusive" for f in decided.values()):
+            break
+    records = list(records.values())
     exp_dir = planning.experiment_dir(options.logdir, experiment.name, dataset)
     runs, summary = run_tables.write_experiment_outputs(experiment, records, exp_dir)
     hparams_sessions.write_session_groups(exp_dir, records)  # seeds aggregated per configuration
-    found = [claims.evaluate(c, experiment, records, dataset=dataset) for c in experiment.claims]
-    table = run_tables.configuration_table(summary[summary.group.isin({r.group for r in final})], experiment.varied_settings)
-    findings.save(exp_dir, experiment, found, seeds, len(records), dataset=dataset)
-    reports.write_experiment_report(experiment, exp_dir, table, found, seeds, records)
+    found = [decided[c.id] for c in experiment.claims]
+    table = run_tables.configuration_table(summary[summary.group.isin({r.group for r in trained})], experiment.varied_settings)
+    findings.save(exp_dir, experiment, found, looks[-1], len(records), dataset=dataset)
+    reports.write_experiment_report(experiment, exp_dir, table, found, looks[-1], records)
+    progress.settle()  # units planned but not needed (a claim decided at an early look) leave the total
     return table, found
+
+
+def _dataset_of(final):
+    names = {run.config["dataset"] for run in final}
+    return names.pop() if len(names) == 1 else datasets.DEFAULT_DATASET
 
 
 def write_reports(logdir, specs_dir, tensorboard, out):
@@ -219,6 +282,7 @@ def write_reports(logdir, specs_dir, tensorboard, out):
     try:
         path = reports.build(logdir, specs_dir or spec.SPECS_DIR)
         print(f"Report: {path}", file=out)
+        hparams_sessions.write_suite_experiment(logdir)  # the suite's HParams columns
         if tensorboard:
             from experiments.report import tensorboard_report
 

@@ -5,6 +5,8 @@ A file names what the study compares and what it holds fixed:
     description = "one line for --list"
     question = "what the experiment asks; the report answers it"
     seeds = 3                      # seeds per configuration
+    max_seeds = 12                 # a claim still inconclusive gets more seeds, `seeds` at a time, up to
+                                   # this (default 3 x seeds); looks after the first use confidence sequences
     tune_seeds = 1                 # seeds [tune] runs each value on; the best mean wins
     model = "mypackage.models:build"  # a user's builder / loader (experiments/data/plugins.py),
     data = "mypackage.data:load"      # like --model / --data: [fixed] model / dataset
@@ -56,13 +58,13 @@ SIZES = ("default", "quick")
 SIZE_ALIASES = {"full": "default"}
 TOP_LEVEL_KEYS = {
     "description", "question", "seeds", "metric", "fixed", "vary", "arms", "tune", "tune_seeds", "search", "sizes",
-    "kind", "params", "claims",
+    "kind", "params", "claims", "max_seeds",
 }  # fmt: skip
 # A user's own builder / loader for every run: `model = "pkg.mod:build"`, `data = "pkg.mod:load"`
 # (experiments/data/plugins.py), the same as `--model` / `--data`; shorthand for [fixed] model / dataset.
 PLUGIN_KEYS = {"model": "model", "data": "dataset"}
 TOP_LEVEL_KEYS |= set(PLUGIN_KEYS)
-SIZED_KEYS = {"seeds", "fixed", "vary", "tune", "tune_seeds", "search", "params"}
+SIZED_KEYS = {"seeds", "max_seeds", "fixed", "vary", "tune", "tune_seeds", "search", "params"}
 DISTRIBUTIONS = ("log_uniform", "uniform", "choice", "int_uniform")
 
 
@@ -86,6 +88,12 @@ class Experiment:
     tune_seeds: int = 1  # seeds the [tune] stage runs each value on; the best mean wins
     params: dict = dataclasses.field(default_factory=dict)
     claims: list = dataclasses.field(default_factory=list)  # experiments.evidence.claims.Claim
+    max_seeds: int = None  # a claim's seed budget (None: 3 x seeds)
+
+    def seed_budget(self, seeds):
+        """The looks at a claim: after `seeds`, then `seeds` more at a time up to the budget."""
+        budget = max(self.max_seeds or 3 * seeds, seeds)
+        return list(range(seeds, budget, seeds)) + [budget] if budget % seeds else list(range(seeds, budget + 1, seeds))
 
     @property
     def varied_settings(self):
@@ -151,6 +159,9 @@ def parse(name, raw, size="default", where="<experiment>"):
     seeds = merged.get("seeds", 1)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         fail(f"`seeds` must be an integer >= 1; got {seeds!r}")
+    max_seeds = merged.get("max_seeds")
+    if max_seeds is not None and (not isinstance(max_seeds, int) or isinstance(max_seeds, bool) or max_seeds < 1):
+        fail(f"`max_seeds` must be an integer >= 1; got {max_seeds!r}")
     tune_seeds = merged.get("tune_seeds", 1)
     if not isinstance(tune_seeds, int) or isinstance(tune_seeds, bool) or tune_seeds < 1:
         fail(f"`tune_seeds` must be an integer >= 1; got {tune_seeds!r}")
@@ -185,6 +196,7 @@ def parse(name, raw, size="default", where="<experiment>"):
         tune_seeds=tune_seeds,
         params=params,
         claims=declared,
+        max_seeds=max_seeds,
     )
 
 

@@ -200,12 +200,13 @@ def test_claims_json_schema_and_forest_plot(tmp_path):
     assert entries[0] == {
         "id": "lr-x", "claim": "0.1 ends lower", "source": ["001"], "verdict": "supported", "effect": -0.7,
         "ci": [-0.8, -0.6], "n": 5, "metric": "val_loss at the end of training", "experiment": "tiny",
-        "dataset": "digits", "evidence": "numbers",
+        "dataset": "digits", "evidence": "numbers", "margin": None, "direction": None, "method": "", "seeds": None,
+        "budget_exhausted": False,
     }  # fmt: skip
     assert entries[1]["effect"] is None  # inf became null
     markdown = (tmp_path / "REPORT.md").read_text()
     assert markdown.index("| id | verdict | effect [95% interval] | n |") < markdown.index("## tiny")
-    assert "| `lr-x` | supported | -0.7 [-0.8, -0.6] | 5 |" in markdown
+    assert "| `lr-x` | supported | -0.7 [-0.8, -0.6] | 5 | — |" in markdown
     import matplotlib.image
 
     image = matplotlib.image.imread(tmp_path / "claims.png")

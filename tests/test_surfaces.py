@@ -186,12 +186,13 @@ def test_run_end_to_end_in_a_tiny_size(tmp_path):
         "learning_rate_grid": 5,
         "bowl_learning_rate_fractions": [0.9],
         "double_well_steps": 300,
+        "double_well_starts": 2,
     }
     result = surfaces.run(params, 2, str(tmp_path))
     table, findings, figures = result.table, result.findings, result.figures
     assert set(result.measurements) == {
         "bowl_sign_changes_momentum_minus_gd", "bowl_flat_to_steep_ratio_rmsprop", "bowl_flat_to_steep_ratio_adam",
-        "saddle_escaped_gd", "double_well_global_momentum_minus_gd",
+        "saddle_escaped_gd", "double_well_global_momentum_vs_gd",
     }  # fmt: skip
     assert all(len(values) == 2 for values in result.measurements.values())  # one per start
 

@@ -73,3 +73,36 @@ def test_tune_seeds_without_a_tune_table_is_refused():
     raw = tomllib.loads('description = "d"\nquestion = "q"\ntune_seeds = 2\n[fixed]\nepochs = 1\n')
     with pytest.raises(spec.SpecError, match=r"`tune_seeds` needs a \[tune\] table"):
         spec.parse("tiny", raw, "default")
+
+
+def _refined(losses_of):
+    """Runs the tuning with refinement to the end, on val_loss = losses_of(learning_rate)."""
+    experiment = _experiment()
+    experiment.tune["learning_rate"] = [0.001, 0.01, 0.1, 1.0]
+    runs = planning.first_stage(experiment, {})
+    records = _records(runs, {(r.config["learning_rate"], 0): losses_of(r.config["learning_rate"]) for r in runs})
+    for _ in range(planning.MAX_REFINEMENTS):
+        more = planning.refine_tuning(experiment, {}, records)
+        if not more:
+            break
+        records += _records(more, {(r.config["learning_rate"], 0): losses_of(r.config["learning_rate"]) for r in more})
+    return sorted({r["config"]["learning_rate"] for r in records})
+
+
+def test_refinement_halves_towards_the_best_until_a_quarter_decade():
+    """Best near 0.3 (between the grid's 0.1 and 1): midpoints 0.316, then 0.178 and 0.562, ..."""
+    import math
+
+    tried = _refined(lambda lr: (math.log10(lr) - math.log10(0.3)) ** 2)
+    best = min(tried, key=lambda lr: abs(math.log10(lr / 0.3)))
+    i = tried.index(best)
+    assert 0 < i < len(tried) - 1
+    assert math.log10(best / tried[i - 1]) <= 0.25 + 1e-6 and math.log10(tried[i + 1] / best) <= 0.25 + 1e-6
+
+
+def test_refinement_extends_past_an_edge_until_the_best_is_interior():
+    """The loss keeps falling past the grid's top (best near 30): 10, then 100 are tried."""
+    import math
+
+    tried = _refined(lambda lr: (math.log10(lr) - math.log10(30.0)) ** 2)
+    assert tried[-1] >= 100.0 - 1e-9 and max(tried) > 30

@@ -33,4 +33,6 @@ class RunnerOptions:
     dry_run: bool = False  # list the runs, train nothing
     verbose: bool = False  # Keras's per-epoch output
     engine: EngineOptions = EngineOptions()  # how each process trains its runs
-    stack_seeds: bool = False  # each configuration's seeds as one stacked model (experiments/engine/stacked.py)
+    # Each configuration's seeds as one stacked model (experiments/engine/stacked/); False: one by one.
+    stack_seeds: bool = True
+    max_seeds: int = None  # a claim's seed budget; None: each experiment's `max_seeds`

@@ -38,6 +38,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from experiments.evidence import proportions, sequential
+
 CONFIDENCE = 0.95
 DIRECTIONS = ("greater", "less", "within", None)
 VERDICTS = ("supported", "contradicted", "no effect", "inconclusive", "measured", "no information")
@@ -146,3 +148,70 @@ def verdict_of_interval(low, high, direction, margin=0.0):
     if low > 0 or high < 0:
         return "supported" if (low > 0) == (direction == "greater") else "contradicted"
     return "inconclusive"
+
+
+# -- Which test applies: the kind of per-seed value -----------------------------------------------
+
+CONTINUOUS, OUTCOMES, PAIRED_OUTCOMES = "continuous", "outcomes", "paired outcomes"
+
+
+def value_kind(values):
+    """OUTCOMES: every value 0 or 1 (one arm's yes/no per seed); PAIRED_OUTCOMES: every value a
+    (first, second) pair of 0/1 (two arms' yes/no on the same seed); else CONTINUOUS."""
+    values = list(values)
+    if values and all(isinstance(v, (tuple, list)) and len(v) == 2 and set(v) <= {0, 1} for v in values):
+        return PAIRED_OUTCOMES
+    return CONTINUOUS
+
+
+def fixed_interval(values, kind, confidence=CONFIDENCE, target=0.0):
+    """(effect, (low, high), method) at one look: the t / bootstrap / sign rule for continuous
+    values; Wilson's score interval for a proportion (minus `target`); Newcombe's paired
+    interval for a difference of proportions (experiments.evidence.proportions)."""
+    if kind == PAIRED_OUTCOMES:
+        effect, (low, high) = proportions.paired_difference_interval(values, confidence)
+        return effect, (low, high), "Newcombe paired score"
+    if kind == OUTCOMES:
+        successes = int(round(sum(v + target for v in values)))
+        low, high = proportions.wilson_interval(successes, len(values), confidence)
+        return successes / len(values) - target, (low - target, high - target), "Wilson score"
+    return interval(values, confidence)
+
+
+def decide_looks(values, direction, margin, looks, kind=CONTINUOUS, target=0.0, t_opt=None, sequential_rule=None):
+    """The Effect after the `looks` (increasing numbers of values; `values` holds the last
+    look's): the first look by the fixed-n rule at 1 - SPLIT * (1 - CONFIDENCE), the later ones
+    by a confidence sequence at the rest (experiments.evidence.sequential). Without more looks to
+    come (`sequential_rule` False; None: more than one look) it is the fixed-n rule at CONFIDENCE."""
+    values = [v for v in values if isinstance(v, (tuple, list)) or (v is not None and math.isfinite(v))]
+    looks = [min(look, len(values)) for look in looks if look > 0] or [len(values)]
+    if not values:
+        return Effect("no information", math.nan, (math.nan, math.nan), 0, "none")
+    if not (len(looks) > 1 if sequential_rule is None else sequential_rule):
+        effect, (low, high), method = fixed_interval(values, kind, CONFIDENCE, target)
+    else:
+        first_alpha = sequential.SPLIT * (1 - CONFIDENCE)
+        effect, (low, high), method = fixed_interval(values[: looks[0]], kind, 1 - first_alpha, target)
+        if len(looks) > 1 and verdict_of_interval(low, high, direction, margin) == "inconclusive":
+            effect, (low, high), method = _sequence_interval(values, looks, kind, target, t_opt, first_alpha)
+        else:
+            method += f" at the first look, {100 * (1 - first_alpha):g}%"
+    verdict = verdict_of_interval(low, high, direction, margin)
+    differences = [a - b for a, b in values] if kind == PAIRED_OUTCOMES else values
+    needed = needed_seeds(differences, margin) if verdict == "inconclusive" else None
+    return Effect(verdict, effect, (low, high), len(values), method, needed)
+
+
+def _sequence_interval(values, looks, kind, target, t_opt, spent):
+    alpha = (1 - CONFIDENCE) - spent
+    later = looks[1:]
+    if kind == PAIRED_OUTCOMES:
+        x = np.asarray([a - b for a, b in values], dtype=float)
+        low, high = sequential.interval_over_looks(x, later, alpha, bounds=(-1.0, 1.0))
+        return float(x.mean()), (low, high), "confidence sequence (bounded)"
+    x = np.asarray(values, dtype=float)
+    if kind == OUTCOMES:
+        low, high = sequential.interval_over_looks(x + target, later, alpha, bounds=(0.0, 1.0))
+        return float(x.mean()), (low - target, high - target), "confidence sequence (bounded)"
+    low, high = sequential.interval_over_looks(x, later, alpha, t_opt=t_opt)
+    return float(x.mean()), (low, high), "confidence sequence (asymptotic)"

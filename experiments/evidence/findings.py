@@ -31,6 +31,10 @@ class Finding:
     margin: float = None
     experiment: str = ""
     dataset: str = "digits"
+    seeds: int = None  # seeds the verdict took (after more batches where the first look was inconclusive)
+    budget_exhausted: bool = False  # inconclusive with the claim's seed budget spent
+    direction: str = None  # the claimed direction: the forest plot turns it to the right
+    speed: str = ""  # what the metric measures: a fixed budget, the first steps, the end of training
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:

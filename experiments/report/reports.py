@@ -24,13 +24,15 @@ from experiments import spec
 from experiments.evidence import findings
 from experiments.evidence.decision import VERDICTS
 from experiments.outputs import files
-from experiments.report import catalogue
+from experiments.report import catalogue, synthesis
+from experiments.report.forest_plot import forest_plot
 
 REPORT_FILE = "REPORT.md"
 CLAIMS_FILE = "claims.json"
 FOREST_FILE = "claims.png"
 EXPERIMENT_REPORT_FILE = "report.md"
-CLAIM_FIELDS = ("id", "claim", "source", "verdict", "effect", "ci", "n", "metric", "experiment", "dataset", "evidence")
+CLAIM_FIELDS = ("id", "claim", "source", "verdict", "effect", "ci", "n", "metric", "experiment", "dataset", "evidence",
+                "margin", "direction", "method", "seeds", "budget_exhausted")
 TESTED = ("supported", "contradicted", "no effect", "inconclusive")
 
 
@@ -213,59 +215,27 @@ def _claims_table(entries, datasets):
     for entry in claimed:
         by_id.setdefault(entry["id"], {})[entry["dataset"]] = entry
     first = datasets[0] if len(datasets) == 1 else ("digits" if "digits" in datasets else datasets[0])
-    header = ["id", "verdict", "effect [95% interval]", "n", "metric", "notes", "experiment"]
+    header = ["id", "verdict", "effect [95% interval]", "n", "seeds", "metric", "notes", "experiment"]
     others = [d for d in datasets if d != first] if len(datasets) > 1 else []
     header += [f"verdict on {d}" for d in others]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    disagreements = []
     for claim_id, per_dataset in by_id.items():
         entry = per_dataset.get(first) or next(iter(per_dataset.values()))
-        row = [f"`{claim_id}`", entry["verdict"], _interval_text(entry), str(entry.get("n") or "—"),
+        seeds = f"{entry['seeds']}{' (budget spent)' if entry.get('budget_exhausted') else ''}" if entry.get("seeds") else "—"
+        row = [f"`{claim_id}`", entry["verdict"], _interval_text(entry), str(entry.get("n") or "—"), seeds,
                entry.get("metric") or "", ", ".join(entry.get("source") or []), entry["experiment"]]
         row += [per_dataset[d]["verdict"] if d in per_dataset else "not run" for d in others]
         lines.append("| " + " | ".join(row) + " |")
-        tested = {d: e["verdict"] for d, e in per_dataset.items() if e["verdict"] in ("supported", "contradicted", "no effect")}
-        if len(set(tested.values())) > 1:
-            disagreements.append(f"`{claim_id}`: " + ", ".join(f"{v} on {d}" for d, v in sorted(tested.items())))
-    if disagreements:
-        lines += ["", "**Verdicts that disagree between data sets** (a finding about the claim, not a failure): "
-                  + "; ".join(disagreements) + "."]
+    if len(datasets) > 1:
+        lines += ["", "**One answer per claim across data sets** (pooled: random-effects mean in units of the "
+                  "claim's margin, with I², the share of the spread between data sets beyond chance):", ""]
+        for claim_id, per_dataset in by_id.items():
+            line = f"- `{claim_id}`: " + synthesis.synthesis_line({d: e["verdict"] for d, e in per_dataset.items()})
+            pool = synthesis.pooled(list(per_dataset.values()))
+            if pool:
+                line += f"; pooled {pool[0]:+.2f} [{pool[1]:+.2f}, {pool[2]:+.2f}] margins, I² = {100 * pool[3]:.0f}%"
+            lines.append(line + ".")
     return lines
-
-
-def forest_plot(entries, path):
-    """Each claim's effect with its 95% interval on one axis per claim row; the effects are in
-    their metrics' units, so each row is scaled by its own interval's width and 0 is marked."""
-    rows = [e for e in entries if e.get("effect") is not None]
-    if not rows:
-        return None
-    from experiments.outputs.figures import plt, save_figure
-
-    colours = {"supported": "tab:green", "contradicted": "tab:red", "no effect": "tab:blue",
-               "inconclusive": "tab:gray", "measured": "black", "no information": "lightgray"}  # fmt: skip
-    fig, ax = plt.subplots(figsize=(9, 0.32 * len(rows) + 1.2))
-    for i, entry in enumerate(rows):
-        effect = entry["effect"]
-        colour = colours.get(entry["verdict"], "black")
-        low, high = entry.get("ci") or [None, None]
-        if low is None or high is None:  # an infinite interval: a dashed line across the whole axis
-            scale = max(abs(effect), abs(low or 0), abs(high or 0), 1e-12)
-            ax.plot([-1.05, 1.05], [i, i], "--", color=colour, lw=1)
-        else:
-            scale = max(abs(low), abs(high), abs(effect), 1e-12)
-            ax.plot([low / scale, high / scale], [i, i], color=colour, lw=2)
-        ax.plot(effect / scale, i, "o", color=colour)
-        ax.text(1.12, i, f"{_interval_text(entry)}  {entry['verdict']}", va="center", fontsize=7)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([f"{e['id']} ({e['dataset']})" if e["dataset"] != "digits" else e["id"] for e in rows], fontsize=7)
-    ax.set_xlim(-1.1, 2.4)
-    ax.invert_yaxis()
-    ax.set_xlabel("effect / max(|effect|, |interval ends|): each row in its own metric's units")
-    ax.set_title("Every claim: effect and 95% interval (0 = no difference; dashed: no finite interval)")
-    fig.tight_layout()
-    save_figure(fig, os.path.dirname(path), os.path.basename(path))
-    return path
 
 
 def _compact_table(table):

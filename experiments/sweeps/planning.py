@@ -187,3 +187,64 @@ def configurations(experiment):
             settings = {**experiment.fixed, **arm_settings, **dict(zip(names, values))}
             result.append((arm["label"], settings))
     return result
+
+
+# -- Refining the tuning until each arm's best is interior and fine enough ---------------------------
+
+QUARTER_DECADE = 0.25  # the coarsest spacing, in decades, a tuned rate's best may keep
+MAX_REFINEMENTS = 8  # rounds of refinement; each round adds at most two values per configuration
+RATE_LIMITS = (1e-6, 100.0)  # the search never leaves these rates
+
+
+def refine_tuning(experiment, overrides, records):
+    """More tuning runs where a configuration's best tuned value is not yet settled, the same rule
+    for every configuration (an equal budget per arm): a best at the edge of the values tried
+    gets the next value past that edge, one step of the grid's own spacing further (the tuning
+    playbook's boundary check); an interior best gets the geometric midpoints towards each
+    neighbour farther than a quarter decade. Only positive numeric settings are refined (rates);
+    a tuned choice between names is not. Returns [] when every best is interior and fine enough."""
+    by_configuration = {}
+    for record in records:
+        by_configuration.setdefault(record["configuration"], []).append(record)
+    runs = []
+    for rows in by_configuration.values():
+        for name in experiment.tune:
+            for candidate in _next_values(rows, name, experiment.metric):
+                template = next(r for r in rows if r["config"][name] == _best_value(rows, name, experiment.metric))
+                runs += _tune_runs(experiment, template, name, candidate)
+    return runs
+
+
+def _best_value(rows, name, metric):
+    by_value = {}
+    for record in rows:
+        by_value.setdefault(record["config"][name], []).append(record)
+    return min(sorted(by_value), key=lambda v: mean_score(by_value[v], metric))
+
+
+def _next_values(rows, name, metric):
+    values = sorted({r["config"][name] for r in rows})
+    if len(values) < 2 or not all(isinstance(v, float) and v > 0 for v in values):
+        return []
+    best = _best_value(rows, name, metric)
+    index = values.index(best)
+    if index in (0, len(values) - 1):
+        neighbour = values[1] if index == 0 else values[-2]
+        candidate = best * best / neighbour
+        return [_round_sig(candidate)] if RATE_LIMITS[0] <= candidate <= RATE_LIMITS[1] else []
+    result = []
+    for neighbour in (values[index - 1], values[index + 1]):
+        if abs(math.log10(neighbour / best)) > QUARTER_DECADE + 1e-9:
+            result.append(_round_sig(math.sqrt(neighbour * best)))
+    return result
+
+
+def _tune_runs(experiment, template, name, candidate):
+    labels = [arm["label"] for arm in experiment.arms if template["group"] == arm["label"] or template["group"].startswith(arm["label"] + "_")]
+    prefix = max(labels, key=len, default="")
+    runs = []
+    for seed in range(experiment.tune_seeds):
+        config = resolve({**template["config"], name: candidate, "seed": seed})
+        group = group_name(experiment, prefix, config)
+        runs.append(PlannedRun(experiment.name, group, f"{group}_seed{seed}", "tune", config, template["configuration"]))
+    return runs

@@ -82,7 +82,8 @@ def study_double_well(params, seeds, steppers, exp_dir, measured):
     surface, steps = DOUBLE_WELL, params["double_well_steps"]
     learning_rate = params["double_well_learning_rate"]
     rng = np.random.default_rng(3)
-    worse_side = np.stack([rng.uniform(1.0, 2.0, seeds), rng.uniform(-1.0, 1.0, seeds)], axis=1)
+    starts = max(seeds, params["double_well_starts"])  # paths cost microseconds: hundreds of starts
+    worse_side = np.stack([rng.uniform(1.0, 2.0, starts), rng.uniform(-1.0, 1.0, starts)], axis=1)
     figure_start = (1.8, 0.8)
     rows, outcomes, unsettled, shown = [], {}, 0, {}
     for name in ("gd", "momentum", "momentum_ema"):
@@ -98,7 +99,8 @@ def study_double_well(params, seeds, steppers, exp_dir, measured):
             final_loss_mean=_mean(path_loss(surface, ends)), final_loss_best=float(np.min(path_loss(surface, ends))),
         ))  # fmt: skip
     heights = path_loss(surface, worse_side)
-    measured["double_well_global_momentum_minus_gd"] = [float(m) - float(g) for m, g in zip(outcomes["momentum"], outcomes["gd"])]
+    # Paired yes/no per start (momentum, gradient descent): decided as a difference of proportions.
+    measured["double_well_global_momentum_vs_gd"] = [(int(m), int(g)) for m, g in zip(outcomes["momentum"], outcomes["gd"])]
     findings = [_rolls_over_finding(outcomes, heights, learning_rate, steps, unsettled)]
 
     box = np.stack([rng.uniform(-2.0, 2.0, seeds), rng.uniform(-1.0, 1.0, seeds)], axis=1)
