@@ -143,6 +143,24 @@ def redrawn_weights(model, seed_shift):
     return values
 
 
+def reset_optimizer(optimizer, variables, initial_values, learning_rate, held_values):
+    """`optimizer` as a fresh run's: its `variables` (iterations, slots) back to `initial_values`,
+    the run's `learning_rate` (a float, or a schedule whose held rates go into the traced one)
+    and its held hyperparameters (`{name: value}`, optimizers/hyperparameters.py)."""
+    from optimizers.hyperparameters import copy_held, set_held
+    from optimizers.introspection import learning_rate_schedule
+
+    for variable, value in zip(variables, initial_values):
+        variable.assign(value)
+    schedule = learning_rate_schedule(optimizer)
+    if schedule is None:
+        optimizer.learning_rate = learning_rate
+    else:  # the run's schedule: its rates into the one the step was traced with
+        copy_held(learning_rate, schedule)
+    for name, value in held_values.items():
+        set_held(optimizer, name, value)  # the variables were reset just above
+
+
 class Entry:
     """One compiled model kept between runs, and what resetting it to a fresh run needs."""
 
@@ -190,19 +208,10 @@ class Entry:
             variable.assign(values[variable.path])
 
     def reset(self, seed, build, learning_rate, held_values):
-        from optimizers.hyperparameters import copy_held, set_held
-        from optimizers.introspection import learning_rate_schedule
-
         self.reset_weights(seed, build)
-        for variable, value in zip(self.optimizer_variables, self.initial_optimizer_values):
-            variable.assign(value)
-        schedule = learning_rate_schedule(self.model.optimizer)
-        if schedule is None:
-            self.model.optimizer.learning_rate = learning_rate
-        else:  # the run's schedule: its rates into the one the step was traced with
-            copy_held(learning_rate, schedule)
-        for name, value in held_values.items():
-            set_held(self.model.optimizer, name, value)  # the variables were reset just above
+        reset_optimizer(
+            self.model.optimizer, self.optimizer_variables, self.initial_optimizer_values, learning_rate, held_values
+        )
 
     def unchanged(self):
         """False when something (a callback) retraced the step, e.g. by wrapping the schedule."""

@@ -17,7 +17,6 @@ from callbacks import (
     OptimizerStateStatistics,
 )
 from experiments.config.versions import package_versions
-from experiments.data import datasets, shuffling
 from experiments.engine import (
     compiled_models,
     epoch_loop,
@@ -29,9 +28,16 @@ from experiments.engine import (
     validation_pass,
 )
 
-_DATASETS = {}  # per process: the sweep trains many runs on the same data
-_PIPELINES = {}  # per process and data set: tensors for the training pipeline, validation batches
-SMALL_TRAINING_SET_BYTES = 64 * 2**20  # training_batches: shuffle the examples, not their indices
+# The data pipeline's functions, where the tests and benchmarks have always found them.
+from experiments.engine.pipeline import (  # noqa: F401
+    ShuffledBatches,
+    get_dataset,
+    training_batches,
+    training_tensors,
+    validation_batches,
+    validation_tensors,
+)
+
 # This process's engine (`configure`): compiled models reused across runs
 # (experiments/engine/compiled_models.py), None for one fresh model per run; and, on TensorFlow's
 # default strategy, the runner's own loop (experiments/engine/epoch_loop.py) rather than `fit`.
@@ -48,13 +54,6 @@ def configure(engine_options):
     elif COMPILED_MODELS is None:
         COMPILED_MODELS = compiled_models.CompiledModels()
     OWN_LOOP = not engine_options.keras_fit
-
-
-def get_dataset(config):
-    key = (config["dataset"], config["input_scaling"], config["limit"])
-    if key not in _DATASETS:
-        _DATASETS[key] = datasets.load_dataset(config["dataset"], config["input_scaling"], limit=config["limit"])
-    return _DATASETS[key]
 
 
 class UpdateTimer(keras.callbacks.Callback):
@@ -105,88 +104,6 @@ class EarlyLossRecorder(keras.callbacks.Callback):
         self.losses.append((seen * mean - previous_seen * previous_mean) / (seen - previous_seen))
 
 
-def _pipeline_parts(dataset):
-    """The data set's arrays as tensors, its validation batches and its validation arrays as
-    tensors, made once per process."""
-    import tensorflow as tf
-
-    key = id(dataset)
-    if key not in _PIPELINES:
-        train = (tf.constant(dataset.x_train), tf.constant(dataset.y_train))
-        validation = tf.data.Dataset.from_tensor_slices((dataset.x_val, dataset.y_val))
-        validation = validation.batch(validation_pass.BATCH_SIZE).cache().with_options(shuffling.pipeline_options())
-        validation_tensors = (tf.constant(dataset.x_val), tf.constant(dataset.y_val))
-        # The data set is held: its id stays its own.
-        _PIPELINES[key] = (dataset, train, validation, validation_tensors)
-    return _PIPELINES[key][1:]
-
-
-class ShuffledBatches(keras.utils.PyDataset):
-    """Mini-batches of numpy arrays reshuffled every epoch from `seed`, for the JAX and PyTorch
-    backends, whose steps take arrays, not TensorFlow tensors. Same seed, same order; not the
-    order of TensorFlow's shuffle (`training_batches`), so the backends' runs of one seed differ
-    in data order."""
-
-    def __init__(self, x, y, batch_size, seed):
-        super().__init__()
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self._rng = np.random.default_rng(seed)
-        self.on_epoch_end()
-
-    def __len__(self):
-        return math.ceil(len(self.x) / self.batch_size)
-
-    def __getitem__(self, index):
-        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        return self.x[rows], self.y[rows]
-
-    def on_epoch_end(self):
-        self._order = self._rng.permutation(len(self.x))
-
-
-def training_batches(dataset, batch_size, seed, shuffle="each_epoch"):
-    """Mini-batches reshuffled every epoch (the notes), reproducibly from `seed`; the other
-    orders of the `shuffle` setting (one fixed order) come from experiments/data/shuffling.py.
-
-    A tf.data pipeline over in-memory tensors: Keras's numpy adapter rebuilds a pipeline and
-    copies the arrays every epoch, several times slower per step on small models. The batches
-    are those of shuffling and batching the examples themselves (a shuffle's order depends on
-    its seeds and buffer only). Up to `SMALL_TRAINING_SET_BYTES` of examples that is what it
-    does; a larger set shuffles and batches the examples' indices and gathers each batch in one
-    op, so the shuffle buffer does not hold a second copy of the set. tf.data's autotuning is
-    off (`shuffling.pipeline_options`). Each epoch makes new iterators (Keras makes two per
-    epoch, one of them never read), and there the gathering `map` costs: on digits (batch 32,
-    2 cores, an epoch read inside one `tf.function`) the examples' own shuffle takes 4.3 ms per
-    epoch, the gather 10.3 ms, with autotuning 15.3 ms; at batch 1 70 against 126 ms.
-    """
-    import tensorflow as tf
-
-    if shuffle != "each_epoch":
-        return shuffling.fixed_order_batches(dataset, batch_size, seed, shuffle)
-    x, y = _pipeline_parts(dataset)[0]
-    num_train = len(dataset.x_train)
-    if dataset.x_train.nbytes + dataset.y_train.nbytes <= SMALL_TRAINING_SET_BYTES:
-        batches = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(num_train, seed=seed, reshuffle_each_iteration=True)
-        batches = batches.batch(batch_size)
-    else:
-        batches = (
-            tf.data.Dataset.range(num_train)
-            .shuffle(num_train, seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
-            .map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows)))
-        )
-    return batches.prefetch(tf.data.AUTOTUNE).with_options(shuffling.pipeline_options())
-
-
-def validation_batches(dataset):
-    return _pipeline_parts(dataset)[1]
-
-
-def validation_tensors(dataset):
-    """`(x_val, y_val)` as TensorFlow tensors, made once per process."""
-    return _pipeline_parts(dataset)[2]
-
-
 def compile_model(model, config, steps_per_epoch, dataset=None):
     """Compiles `model` for `config`; with `dataset`, also builds its compiled metrics and
     optimizer (`epoch_loop.build_training_state`)."""
@@ -225,22 +142,7 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
     batch_size = num_train if config["batch_size"] == "full" else min(config["batch_size"], num_train)
     steps_per_epoch = math.ceil(num_train / batch_size)
 
-    build = lambda: models.build_model(config, dataset)  # noqa: E731
-    compile_ = lambda model: compile_model(model, config, steps_per_epoch, dataset)  # noqa: E731
-    if config["distribute"] != "none":
-        # Under MirroredStrategy the model's and optimizer's variables are mirrored on every
-        # replica and each batch of `batch_size` (the global batch) is split between them.
-        strategy = distribution_strategy(config["distribute"])
-        with strategy.scope():
-            model, reused = build(), False
-            compile_(model)
-        replicas = strategy.num_replicas_in_sync
-    elif COMPILED_MODELS is None:
-        model, reused, replicas = build(), False, 1
-        compile_(model)
-    else:
-        rate = lambda: factory.make_learning_rate(config, steps_per_epoch)  # noqa: E731
-        (model, reused), replicas = COMPILED_MODELS.acquire(config, build, compile_, rate), 1
+    model, reused, replicas = _model_for(config, dataset, steps_per_epoch)
     timer = UpdateTimer()
     early = EarlyLossRecorder(config["record_steps"])
     probe = (dataset.x_train[:batch_size], dataset.y_train[:batch_size])
@@ -258,25 +160,7 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
         fit_callbacks = [timer, validation_pass.ValidationPass(*validation_tensors(dataset)), early, *visibility]
     else:
         fit_callbacks = [timer, early, *visibility]
-    if own_loop:
-        x, y = _pipeline_parts(dataset)[0]
-        history = epoch_loop.fit(model, x, y, orders, batch_size, config["epochs"], fit_callbacks, verbose=verbose)
-    else:
-        if config["backend"] == "tensorflow":
-            train = training_batches(dataset, batch_size, config["seed"], config["shuffle"])
-            validation = None if own_validation else validation_batches(dataset)
-        else:
-            train = ShuffledBatches(dataset.x_train, dataset.y_train, batch_size, config["seed"])
-            validation = (dataset.x_val, dataset.y_val)
-        history = model.fit(
-            train,
-            epochs=config["epochs"],
-            validation_data=validation,
-            validation_batch_size=None if config["backend"] == "tensorflow" else validation_pass.BATCH_SIZE,
-            shuffle=False,  # the pipeline reshuffles; Keras's flag applies to arrays only
-            callbacks=fit_callbacks,
-            verbose=verbose,
-        )
+    history = _fit(model, config, dataset, batch_size, fit_callbacks, orders if own_loop else None, verbose)
     if own_validation:
         halves = halves_of(validation_pass.evaluate(model, *validation_tensors(dataset))[2], dataset)
     else:
@@ -307,6 +191,53 @@ def train_run(config, run_dir, verbose=0, callbacks=None):
         record["early_steps"] = {"step": early.steps, "loss": early.losses}
     write_hparams(run_dir, {**config, "outcome": outcomes.classify({**record, "config": config})[0]}, metrics)
     return record
+
+
+def _model_for(config, dataset, steps_per_epoch):
+    """The run's compiled model: fresh, or reused from this process's cache; whether it was
+    reused, and the number of replicas it trains on."""
+    build = lambda: models.build_model(config, dataset)  # noqa: E731
+    compile_ = lambda model: compile_model(model, config, steps_per_epoch, dataset)  # noqa: E731
+    if config["distribute"] != "none":
+        # Under MirroredStrategy the model's and optimizer's variables are mirrored on every
+        # replica and each batch of `batch_size` (the global batch) is split between them.
+        strategy = distribution_strategy(config["distribute"])
+        with strategy.scope():
+            model, reused = build(), False
+            compile_(model)
+        replicas = strategy.num_replicas_in_sync
+    elif COMPILED_MODELS is None:
+        model, reused, replicas = build(), False, 1
+        compile_(model)
+    else:
+        rate = lambda: factory.make_learning_rate(config, steps_per_epoch)  # noqa: E731
+        (model, reused), replicas = COMPILED_MODELS.acquire(config, build, compile_, rate), 1
+    return model, reused, replicas
+
+
+def _fit(model, config, dataset, batch_size, fit_callbacks, orders, verbose):
+    """Trains `model`: with the runner's own loop over `orders`, else with Keras's `fit`."""
+    own_validation = config["backend"] == "tensorflow" and config["distribute"] == "none"
+    if orders is not None:  # the runner's own loop
+        x, y = training_tensors(dataset)
+        history = epoch_loop.fit(model, x, y, orders, batch_size, config["epochs"], fit_callbacks, verbose=verbose)
+    else:
+        if config["backend"] == "tensorflow":
+            train = training_batches(dataset, batch_size, config["seed"], config["shuffle"])
+            validation = None if own_validation else validation_batches(dataset)
+        else:
+            train = ShuffledBatches(dataset.x_train, dataset.y_train, batch_size, config["seed"])
+            validation = (dataset.x_val, dataset.y_val)
+        history = model.fit(
+            train,
+            epochs=config["epochs"],
+            validation_data=validation,
+            validation_batch_size=None if config["backend"] == "tensorflow" else validation_pass.BATCH_SIZE,
+            shuffle=False,  # the pipeline reshuffles; Keras's flag applies to arrays only
+            callbacks=fit_callbacks,
+            verbose=verbose,
+        )
+    return history
 
 
 def final_metrics(history, timer, steps_per_epoch, batch_size):

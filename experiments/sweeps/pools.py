@@ -1,6 +1,7 @@
 """Where a command's runs train, chosen from the runner's options: a Ray cluster, `jobs` local
-worker processes, or this process; with `stack_seeds`, each configuration's seeds as one stacked
-model on the local ones. Every pool has `map_runs(runs, logdir)`, yielding `(run, record)`."""
+worker processes, or this process; with `stack_seeds` (the default), each configuration's seeds
+as one stacked model, a group per task. Every pool has `map_runs(runs, logdir)`, yielding
+`(run, record)`."""
 
 
 def make_pool(options, backend=None):
@@ -9,15 +10,18 @@ def make_pool(options, backend=None):
     if options.cluster:
         from experiments.sweeps.ray_pool import RayPool
 
-        return RayPool(options.cluster, verbose=options.verbose, engine=options.engine)
+        pool = RayPool(options.cluster, verbose=options.verbose, engine=options.engine)
+        return _stacked(pool) if options.stack_seeds else pool
     from experiments.sweeps import workers
 
     if options.jobs == 1:
         pool = workers.SerialPool(options.verbose, backend, options.engine)
     else:
         pool = workers.ProcessPool(options.jobs, options.verbose, backend, options.engine)
-    if options.stack_seeds:
-        from experiments.sweeps.stacked_pool import StackedPool
+    return _stacked(pool) if options.stack_seeds else pool
 
-        return StackedPool(pool)
-    return pool
+
+def _stacked(pool):
+    from experiments.sweeps.stacked_pool import StackedPool
+
+    return StackedPool(pool)

@@ -1,4 +1,5 @@
-"""Runs a sweep's training runs as Ray tasks on an existing cluster (`--ray ADDRESS`).
+"""Runs a sweep's training runs as Ray tasks on an existing cluster (`--ray ADDRESS`): a task per
+run, or per group of seeds trained stacked (experiments/sweeps/stacked_pool.py).
 
 Each run trains into a temporary directory on whichever node Ray schedules it, and the task
 returns that directory's files; the driver installs them in its own --logdir the way a local
@@ -38,8 +39,9 @@ def import_ray():
 _prepared = False
 
 
-def train_on_node(run, threads, verbose, engine=None):
-    """The task: one run trained in a temporary directory; returns (record, the run's files)."""
+def train_on_node(function, runs, threads, verbose, engine=None):
+    """The task: `function(runs, directory, verbose)` (a pool task: one run, or a group of seeds
+    stacked) in a temporary directory; returns each run's (record, files)."""
     global _prepared
     if not _prepared:  # once per Ray worker process, which trains many runs
         # Runs sharing a GPU (--ray-gpus below 1) must not each claim all of its memory.
@@ -48,8 +50,8 @@ def train_on_node(run, threads, verbose, engine=None):
         _prepared = True
     scratch = tempfile.mkdtemp(prefix="optimization-lab-run-")
     try:
-        record = workers.run_and_record(run, scratch, verbose)
-        return record, run_directory.pack(run.directory(scratch))
+        records = function(runs, scratch, verbose)
+        return [(record, run_directory.pack(run.directory(scratch))) for run, record in zip(runs, records)]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -81,23 +83,32 @@ class RayPool:
         self._pending = {}
 
     def map_runs(self, runs, logdir):
+        yield from self.map_tasks([(workers.train_each, [run]) for run in runs], logdir)
+
+    def map_tasks(self, tasks, logdir):
+        """As the local pools' `map_tasks`: each task `(function, runs)` one Ray task."""
         ray = self._ray
-        self._pending = {self._task.remote(run, self._threads, self.verbose, self._engine): run for run in runs}
+        self._pending = {
+            self._task.remote(function, runs, self._threads, self.verbose, self._engine): runs
+            for function, runs in tasks
+        }
         while self._pending:
             [ready], _ = ray.wait(list(self._pending), num_returns=1)
-            run = self._pending.pop(ready)
+            runs = self._pending.pop(ready)
             try:
-                record, contents = ray.get(ready)
+                results = ray.get(ready)
             except ray.exceptions.RayError as error:
                 # Out of retries (every node that took it died) or cancelled: not written, so
-                # the next invocation trains the run again.
-                yield run, _lost_record(run, error)
+                # the next invocation trains the runs again.
+                for run in runs:
+                    yield run, _lost_record(run, error)
                 continue
-            run_directory.install(contents, run.directory(logdir))
-            yield run, record
+            for run, (record, contents) in zip(runs, results):
+                run_directory.install(contents, run.directory(logdir))
+                yield run, record
 
     def running(self):
-        """Runs in flight, at most what the cluster's resources allow at once."""
+        """Tasks in flight (a run, or a group of seeds), at most what the cluster's resources allow at once."""
         resources = self._ray.cluster_resources()
         slots = int(resources.get("CPU", 0) // self.options.cpus) if self.options.cpus else len(self._pending)
         if self.options.gpus:

@@ -1,6 +1,7 @@
-"""`--stack-seeds`: a pool that trains the seeds of each configuration as one stacked model
-(experiments/engine/stacked.py), in this process or, with `jobs` > 1, in worker processes (a group per
-worker at a time, as `workers.ProcessPool` hands out runs).
+"""The default engine: a pool that trains the seeds of each configuration as one stacked model
+(experiments/engine/stacked/), on the pool under it: this process, `jobs` worker processes (a
+group per worker at a time, as `workers.ProcessPool` hands out runs; a worker keeps its stacked
+models across groups) or a Ray cluster (a group per task). `--no-stack-seeds` does without it.
 
 Runs whose configs differ only in the seed form one group; a group of two or more seeds is one
 task, `train_group`, up to `max_members` seeds at a time. The process that trains it decides
@@ -46,7 +47,7 @@ def stacked_tasks(runs, max_members=DEFAULT_MAX_MEMBERS):
 def train_group(members, logdir, verbose=False):
     """Records of `members` (runs that differ only in their seed): one stacked model, or one
     run at a time where the stacked path refuses them."""
-    from experiments.engine import stacked
+    from experiments.engine import stacked, training
 
     try:
         stacked.check_stackable(members[0].config, [run.config["seed"] for run in members])
@@ -59,9 +60,10 @@ def train_group(members, logdir, verbose=False):
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            records = stacked.train_stacked(
-                members[0].config, [run.config["seed"] for run in members], run_dirs=directories, verbose=verbose
-            )
+            # `--no-model-reuse` (training.configure): a new stacked model per group too.
+            cache = stacked.fresh_groups() if training.COMPILED_MODELS is None else None
+            seeds = [run.config["seed"] for run in members]
+            records = stacked.train_stacked(members[0].config, seeds, run_dirs=directories, verbose=verbose, cache=cache)
         noted = sorted({f"{w.category.__name__}: {w.message}" for w in caught if not workers.is_noise_warning(w)})
     except stacked.NotStackable:  # a layer the stacked model does not take; found before training
         return workers.train_each(members, logdir, verbose)
