@@ -9,7 +9,7 @@ Train the same network while varying one thing at a time:
     python experiments/run.py optimizers --set batch_size=64 --epochs 10 --dry-run
 
 Each run writes logs/<experiment>/<run>/ (TensorBoard events, config.json, record.json); each
-experiment writes logs/<experiment>/{runs.csv,results.csv,curves.png,reports.md}. A rerun skips
+experiment writes logs/<experiment>/{runs.csv,results.csv,curves.png,report.md}. A rerun skips
 runs already done with the same settings; --rerun trains them again.
 """
 
