@@ -28,7 +28,7 @@ __all__ += [
 # Control: change hyperparameters while `fit` runs, plateau reduction, range test. They share
 # one mechanism for changing the learning rate: callbacks/learning_rate_control.py.
 from callbacks.hyperparameter_control import HyperparameterControl  # noqa: E402
-from callbacks.reduce_lr_on_plateau import ReduceLROnPlateau  # noqa: E402
 from callbacks.lr_range_test import LRRangeTestResult, lr_range_test  # noqa: E402
+from callbacks.reduce_lr_on_plateau import ReduceLROnPlateau  # noqa: E402
 
 __all__ += ["HyperparameterControl", "ReduceLROnPlateau", "lr_range_test", "LRRangeTestResult"]

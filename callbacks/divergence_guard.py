@@ -6,10 +6,10 @@ import warnings
 
 import keras
 
-from callbacks._files import write_json_atomic
-from callbacks._summary import StepCounter, SummaryWriter
 from callbacks.gradient_statistics import GradientStatistics
+from callbacks.json_files import write_json_atomic
 from callbacks.learning_rate_control import make_learning_rate_adjustable, reduce_learning_rate
+from callbacks.summary_writers import StepCounter, SummaryWriter
 from optimizers.introspection import applied_learning_rate, state_variables
 from optimizers.validation import (
     check_bool,

@@ -3,7 +3,7 @@ writes them with `update_freq="epoch"`, for a fraction of its cost."""
 
 import keras
 
-from callbacks._summary import TRAIN, VALIDATION, SummaryWriter
+from callbacks.summary_writers import TRAIN, VALIDATION, SummaryWriter
 from optimizers.introspection import completed_steps, current_learning_rate
 
 VALIDATION_PREFIX = "val_"
@@ -26,7 +26,7 @@ class EpochSummaries(keras.callbacks.Callback):
 
     Why not Keras's callback: it writes through eager `tf.summary` ops, ~2 ms per epoch on a
     2-core CPU, about a tenth of a digits run; this one writes the events directly through the
-    callbacks' shared writer (callbacks/_summary.py, ~0.1 ms), on every backend. It writes
+    callbacks' shared writer (callbacks/summary_writers.py, ~0.1 ms), on every backend. It writes
     no graph, histograms, profiles or per-batch values: use Keras's callback for those.
 
     Put it after the callbacks that add to epoch `logs` (`LearningRateLogger`).

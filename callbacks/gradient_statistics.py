@@ -5,8 +5,8 @@ import warnings
 
 import keras
 
-from callbacks._probe import PACKED, make_probe
-from callbacks._summary import StepCounter, SummaryWriter, logging_steps, variable_name
+from callbacks.gradient_probe import PACKED, make_probe
+from callbacks.summary_writers import StepCounter, SummaryWriter, logging_steps, variable_name
 from optimizers.validation import check_positive, check_positive_integer
 
 
@@ -72,7 +72,7 @@ class GradientStatistics(keras.callbacks.Callback):
     step on a batch of the same size), a copy of the weights and one summary write: ~2.5 ms in
     all for a 64-128-128-10 MLP and a 32-example probe on 2 CPU cores; histograms add ~1 ms
     per 16k values. The two measuring functions are traced once per model and probe shape
-    (~0.1-0.2 s) and kept for its later fits (callbacks/_probe.py). At the defaults this is
+    (~0.1-0.2 s) and kept for its later fits (callbacks/gradient_probe.py). At the defaults this is
     ~1-2% of that MLP's training time (benchmarks/callback_cost.py).
 
     Assumes one batch is one optimizer step. With `steps_per_execution=k` Keras calls the
@@ -133,7 +133,7 @@ class GradientStatistics(keras.callbacks.Callback):
         self._steps = StepCounter()
         self._pending = None
 
-    # Set-up: names, and the backend's compiled measurement (callbacks/_probe.py).
+    # Set-up: names, and the backend's compiled measurement (callbacks/gradient_probe.py).
 
     def on_train_begin(self, logs=None):
         self._writer.open()

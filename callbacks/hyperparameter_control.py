@@ -19,7 +19,7 @@ import warnings
 import keras
 import numpy as np
 
-from callbacks._files import check_directory_path, write_json_atomic
+from callbacks.json_files import check_directory_path, write_json_atomic
 from callbacks.learning_rate_control import (
     LEARNING_RATE,
     MULTIPLIER,

@@ -15,7 +15,7 @@ import os
 
 import keras
 
-from callbacks._files import append_json_line
+from callbacks.json_files import append_json_line
 from optimizers.introspection import (
     base_optimizer,
     current_learning_rate,

@@ -2,7 +2,7 @@
 
 import keras
 
-from callbacks._summary import StepCounter, SummaryWriter, logging_steps
+from callbacks.summary_writers import StepCounter, SummaryWriter, logging_steps
 from optimizers.introspection import applied_learning_rate, current_learning_rate, learning_rate_schedule
 from optimizers.validation import check_positive_integer, check_string
 

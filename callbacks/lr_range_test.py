@@ -23,7 +23,6 @@ from optimizers.validation import (
     check_unit_interval,
 )
 
-
 # The first averages hold few losses: their "slope" is mostly noise (fastai v1's skip_start).
 SKIP_START = 10
 
@@ -292,7 +291,7 @@ def _batches(x, y, batch_size):
         for start in range(0, size, batch_size):
             window = slice(start, start + batch_size)
             yield (
-                keras.tree.map_structure(lambda a: a[window], x),
-                None if y is None else keras.tree.map_structure(lambda a: a[window], y),
+                keras.tree.map_structure(lambda a, window=window: a[window], x),
+                None if y is None else keras.tree.map_structure(lambda a, window=window: a[window], y),
                 None,
             )

@@ -6,7 +6,7 @@ import time
 
 import keras
 
-from callbacks._files import json_line
+from callbacks.json_files import json_line
 from optimizers.introspection import completed_steps
 from optimizers.validation import check_bool, check_choice
 

@@ -5,8 +5,8 @@ import warnings
 import keras
 import numpy as np
 
-from callbacks._summary import StepCounter, SummaryWriter, logging_steps, variable_name
-from callbacks._variable_reads import variable_reader
+from callbacks.summary_writers import StepCounter, SummaryWriter, logging_steps, variable_name
+from callbacks.variable_reads import variable_reader
 from optimizers.introspection import (
     applied_learning_rate,
     base_optimizer,

@@ -7,7 +7,7 @@ import warnings
 
 import keras
 
-from callbacks._files import check_directory_path
+from callbacks.json_files import check_directory_path
 from callbacks.learning_rate_control import (
     LEARNING_RATE,
     append_change_record,

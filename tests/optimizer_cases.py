@@ -16,10 +16,10 @@ Shared by the tests and by benchmarks/optimizer_accuracy.py.
 import keras
 import numpy as np
 from keras import ops
+from reference import AdagradReference, AdamReference, RMSpropReference, SGDReference
 
 import optimizers
 from optimizers import hyperparameters
-from reference import AdagradReference, AdamReference, RMSpropReference, SGDReference
 
 SHAPES = ((3,), (4, 5), (2, 3, 4))
 

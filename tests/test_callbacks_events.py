@@ -1,4 +1,4 @@
-"""The shared TensorBoard writers (callbacks/_summary.py), and helpers that read event files
+"""The shared TensorBoard writers (callbacks/summary_writers.py), and helpers that read event files
 back with TensorBoard's own reader for the other callback tests."""
 
 import os
@@ -9,7 +9,7 @@ import pytest
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
-from callbacks import _summary
+from callbacks import summary_writers
 from callbacks.divergence_guard import DivergenceGuard
 from callbacks.gradient_statistics import GradientStatistics
 from callbacks.learning_rate_logger import LearningRateLogger
@@ -82,11 +82,11 @@ def test_our_callbacks_share_one_writer_beside_keras_tensorboard(tmp_path):
     assert sorted(scalars(run, "batch_loss")) == [3, 6]
     assert sorted(scalars(run, "optimizer/learning_rate")) == list(range(1, 9))
     assert sorted(scalars(run, "gradients/global_norm")) == list(range(1, 9))
-    assert _summary._open_writers == {}  # the last callback to end closed the shared writer
+    assert summary_writers.OPEN_WRITERS == {}  # the last callback to end closed the shared writer
 
 
 def test_writes_read_back_exactly(tmp_path):
-    writer = _summary.SummaryWriter(tmp_path)
+    writer = summary_writers.SummaryWriter(tmp_path)
     writer.open()
     values = np.array([1.0, 2.0, 2.0, np.nan, 7.0], np.float32)
     writer.write(5, {"a": 0.25, "b": -3.0})
@@ -106,16 +106,16 @@ def test_writes_read_back_exactly(tmp_path):
 
 
 def test_no_log_dir_writes_nothing(tmp_path):
-    writer = _summary.SummaryWriter(None)
+    writer = summary_writers.SummaryWriter(None)
     writer.open()
     writer.write(1, {"a": 1.0})
     writer.close()
-    assert not writer.enabled and _summary._open_writers == {}
+    assert not writer.enabled and summary_writers.OPEN_WRITERS == {}
 
 
 def test_logging_steps_are_the_first_and_every_nth():
-    assert [s for s in range(1, 12) if _summary.logging_steps(s, s, 5)] == [1, 5, 10]
+    assert [s for s in range(1, 12) if summary_writers.logging_steps(s, s, 5)] == [1, 5, 10]
     # Groups of steps (steps_per_execution): every logging step the group holds.
-    assert _summary.logging_steps(1, 16, 5) == [1, 5, 10, 15]
-    assert _summary.logging_steps(17, 32, 10) == [20, 30]
-    assert _summary.logging_steps(33, 39, 10) == []
+    assert summary_writers.logging_steps(1, 16, 5) == [1, 5, 10, 15]
+    assert summary_writers.logging_steps(17, 32, 10) == [20, 30]
+    assert summary_writers.logging_steps(33, 39, 10) == []

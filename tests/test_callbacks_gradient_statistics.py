@@ -10,9 +10,17 @@ import keras
 import numpy as np
 import pytest
 from reference_gradients import dense_layers, mse_gradients
-from test_callbacks_events import needs_steps_per_execution, read_run, scalars, series, small_model, small_regression, texts
+from test_callbacks_events import (
+    needs_steps_per_execution,
+    read_run,
+    scalars,
+    series,
+    small_model,
+    small_regression,
+    texts,
+)
 
-from callbacks import _probe
+from callbacks import gradient_probe
 from callbacks.gradient_statistics import GradientStatistics
 
 pytestmark = pytest.mark.all_backends
@@ -195,7 +203,7 @@ def fit_twice(x, y, forget_between):
     measures, logged = [], []
     for probe in ((x[:8], y[:8]), (x[8:16], y[8:16])):
         if forget_between:
-            _probe._MEASURES.pop(model, None)
+            gradient_probe.MEASURES.pop(model, None)
         statistics = GradientStatistics(probe, log_every_n_steps=1)
         recorder = LatestRecorder(statistics)
         model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=[statistics, recorder])
@@ -234,7 +242,7 @@ def test_kept_probe_functions_do_not_keep_the_model_alive():
     model = small_model()
     statistics = GradientStatistics((x, y), log_every_n_steps=1)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[statistics])
-    assert model in _probe._MEASURES
+    assert model in gradient_probe.MEASURES
     alive = weakref.ref(model)
     del model, statistics
     gc.collect()

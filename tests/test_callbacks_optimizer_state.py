@@ -11,7 +11,7 @@ from reference_gradients import dense_layers, mse_gradients
 from test_callbacks_events import read_run, scalars, series, small_regression
 
 import optimizers
-from callbacks import _variable_reads
+from callbacks import variable_reads
 from callbacks.optimizer_state import OptimizerStateStatistics
 
 pytestmark = pytest.mark.all_backends
@@ -207,7 +207,7 @@ def test_a_second_fit_reuses_the_compiled_slot_reader(tmp_path):
         callbacks = []
         for _ in range(2):
             if forget_between:
-                _variable_reads._READERS.clear()
+                variable_reads.READERS.clear()
             statistics = OptimizerStateStatistics(log_every_n_steps=1)
             model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[statistics])
             callbacks.append(statistics)

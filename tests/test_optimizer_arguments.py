@@ -8,7 +8,6 @@ import re
 import keras
 import numpy as np
 import pytest
-
 from optimizer_cases import (
     KERAS_CLASSES,
     OUR_CLASSES,
@@ -19,6 +18,7 @@ from optimizer_cases import (
     make_problem,
     run_keras,
 )
+
 from optimizers import SGD, Adagrad, Adam, RMSprop
 from optimizers.base_arguments import BASE_ARGUMENTS, BASE_ARGUMENTS_DOC
 

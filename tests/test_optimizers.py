@@ -13,13 +13,11 @@ built-in does exactly the same, bit for bit; see test_matches_keras_builtin).
 import keras
 import numpy as np
 import pytest
-
 from optimizer_cases import (
     KERAS_CLASSES,
     OUR_CLASSES,
     REFERENCE_CLASSES,
     all_cases,
-    assert_identical,
     assert_matches_builtin,
     assert_same_trajectory,
     assert_variables_match_builtin,
@@ -29,8 +27,9 @@ from optimizer_cases import (
     run_reference,
     scaled_errors,
 )
-from optimizers import SGD, Adagrad, Adam, RMSprop
 from reference import RMSpropReference, SGDReference
+
+from optimizers import SGD, Adagrad, Adam, RMSprop
 
 pytestmark = pytest.mark.all_backends  # CI runs this file on TensorFlow, JAX and PyTorch
 

@@ -31,17 +31,17 @@ import time
 import keras
 import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2
-from tensorboard.summary.writer.record_writer import RecordWriter
 from tensorboard.plugins.histogram.summary_v2 import histogram_pb
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.plugins.text.summary_v2 import text_pb
+from tensorboard.summary.writer.record_writer import RecordWriter
 
 from optimizers.introspection import completed_steps
 
 TRAIN = "train"
 VALIDATION = "validation"
 
-_open_writers = {}  # absolute directory -> _EventFile
+OPEN_WRITERS = {}  # absolute directory -> _EventFile
 _file_numbers = itertools.count()
 
 
@@ -178,9 +178,9 @@ class SummaryWriter:
     def open(self):
         if self.directory is None or self._shared is not None:
             return
-        shared = _open_writers.get(self.directory)
+        shared = OPEN_WRITERS.get(self.directory)
         if shared is None:
-            shared = _open_writers[self.directory] = _EventFile(self.directory)
+            shared = OPEN_WRITERS[self.directory] = _EventFile(self.directory)
         shared.users += 1
         self._shared = shared
 
@@ -193,8 +193,8 @@ class SummaryWriter:
         shared.flush()
         if shared.users == 0:
             shared.close()
-            if _open_writers.get(self.directory) is shared:
-                del _open_writers[self.directory]
+            if OPEN_WRITERS.get(self.directory) is shared:
+                del OPEN_WRITERS[self.directory]
 
     def flush(self):
         if self._shared is not None:

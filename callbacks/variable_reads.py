@@ -14,19 +14,19 @@ import weakref
 
 import keras
 
-_READERS = weakref.WeakKeyDictionary()  # owner -> (variables, read)
+READERS = weakref.WeakKeyDictionary()  # owner -> (variables, read)
 
 
 def variable_reader(variables, owner=None):
     """Returns `read()`, which returns `{id(variable): numpy array}` for `variables`."""
     variables = list(variables)
     if owner is not None:
-        held, read = _READERS.get(owner, ((), None))
+        held, read = READERS.get(owner, ((), None))
         if read is not None and len(held) == len(variables) and all(a is b for a, b in zip(held, variables)):
             return read
     read = _make_reader(variables)
     if owner is not None:
-        _READERS[owner] = (variables, read)
+        READERS[owner] = (variables, read)
     return read
 
 

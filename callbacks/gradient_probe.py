@@ -38,7 +38,7 @@ PACKED = (
 
 
 # model -> {key: (weak reference to the train function they were made for, measure)}
-_MEASURES = weakref.WeakKeyDictionary()
+MEASURES = weakref.WeakKeyDictionary()
 
 
 def make_probe(model, variables, layers, probe_data):
@@ -60,7 +60,7 @@ def _measure_for(model, variables, layers, probe, measure_class):
     # The measure holds the variables and layers, so their ids stay theirs while it lives.
     key = (tuple(id(v) for v in variables), tuple(id(layer) for layer in layers), signature)
     train_function = getattr(model, "train_function", None)
-    per_model = _MEASURES.setdefault(model, {})
+    per_model = MEASURES.setdefault(model, {})
     made_for, measure = per_model.get(key, (None, None))
     if measure is None or train_function is None or made_for() is not train_function:
         measure = measure_class(model, variables, layers, probe)
