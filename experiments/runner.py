@@ -11,7 +11,7 @@ from experiments.engine import outcomes
 from experiments.evidence import claim_tests, findings
 from experiments.kinds import registry, training_runs
 from experiments.outputs import files, hparams_sessions, run_tables
-from experiments.report import answers, reports
+from experiments.report import answers, headline_figures, reports
 from experiments.sweeps import execution, planning, pools
 from experiments.sweeps.progress import Progress, duration
 
@@ -263,8 +263,9 @@ def run_one(experiment, overrides, options, pool, progress, out):
     hparams_sessions.write_session_groups(exp_dir, records)  # seeds aggregated per configuration
     found = [decided[c.id] for c in experiment.claims]
     table = run_tables.configuration_table(summary[summary.group.isin({r.group for r in trained})], experiment.varied_settings)
-    findings.save(exp_dir, experiment, found, looks[-1], len(records), dataset=dataset)
-    reports.write_experiment_report(experiment, exp_dir, table, found, looks[-1], records)
+    shown = headline_figures.write(experiment, [r for r in records if r.get("stage") == "final"] or records, exp_dir)
+    findings.save(exp_dir, experiment, found, looks[-1], len(records), shown, dataset=dataset)
+    reports.write_experiment_report(experiment, exp_dir, table, found, looks[-1], records, shown)  # headline first
     progress.settle()  # units planned but not needed (a claim decided at an early look) leave the total
     return table, found
 

@@ -29,6 +29,10 @@ A file names what the study compares and what it holds fixed:
     claim = "..."
     test = "difference"
     ...
+    [headline]                     # the figure that answers the question: experiments/config/headlines.py
+    plot = "best_value"            # best_value | metric_against | highest_stable | per_arm
+    x = "batch_size"
+    y = "learning_rate"
     [sizes.quick]                  # overrides for --size quick (same keys as the top level)
     seeds = 2
     fixed = { epochs = 10 }
@@ -48,6 +52,7 @@ import os
 
 import tomllib
 
+from experiments.config import headlines
 from experiments.config.metrics import TUNING_METRICS
 from experiments.config.settings import SETTINGS, SettingError, validate
 from experiments.evidence import claims
@@ -58,7 +63,7 @@ SIZES = ("default", "quick")
 SIZE_ALIASES = {"full": "default"}
 TOP_LEVEL_KEYS = {
     "description", "question", "seeds", "metric", "fixed", "vary", "arms", "tune", "tune_seeds", "search", "sizes",
-    "kind", "params", "claims", "max_seeds",
+    "kind", "params", "claims", "max_seeds", "headline",
 }  # fmt: skip
 # A user's own builder / loader for every run: `model = "pkg.mod:build"`, `data = "pkg.mod:load"`
 # (experiments/data/plugins.py), the same as `--model` / `--data`; shorthand for [fixed] model / dataset.
@@ -89,6 +94,7 @@ class Experiment:
     params: dict = dataclasses.field(default_factory=dict)
     claims: list = dataclasses.field(default_factory=list)  # experiments.evidence.claims.Claim
     max_seeds: int = None  # a claim's seed budget (None: 3 x seeds)
+    headline: object = None  # experiments.config.headlines.Headline: the figure answering the question
 
     def seed_budget(self, seeds):
         """The looks at a claim: after `seeds`, then `seeds` more at a time up to the budget."""
@@ -181,7 +187,7 @@ def parse(name, raw, size="default", where="<experiment>"):
         declared = claims.parse(merged.get("claims", []), where, validate)
     except (claims.ClaimError, SettingError) as error:
         raise SpecError(str(error)) from None
-    return Experiment(
+    experiment = Experiment(
         name=name,
         description=raw["description"].strip(),
         question=raw["question"].strip(),
@@ -198,6 +204,8 @@ def parse(name, raw, size="default", where="<experiment>"):
         claims=declared,
         max_seeds=max_seeds,
     )
+    experiment.headline = headlines.parse(merged.get("headline"), experiment, fail)  # the figure that answers
+    return experiment
 
 
 def _values(name, values, fail):

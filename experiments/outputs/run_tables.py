@@ -87,5 +87,15 @@ def write_experiment_outputs(experiment, records, exp_dir):
     files.write_csv_atomic(os.path.join(exp_dir, "runs.csv"), runs)
     files.write_csv_atomic(os.path.join(exp_dir, "results.csv"), summary)
     final = [r for r in records if r.get("stage") == "final"] or records
-    figures.plot_curves(final, os.path.join(exp_dir, figures.CURVES_FILE), f"{experiment.name}: {experiment.description}")
+    figures.plot_curves(final, os.path.join(exp_dir, figures.CURVES_FILE), f"{experiment.name}: {experiment.description}",
+                        [curve_facets(experiment, record) for record in final])
     return runs, summary
+
+
+def curve_facets(experiment, record):
+    """What tells a run's configuration apart, for splitting the curves into small multiples:
+    its arm (the label its group starts with) and the values of the settings the experiment varies."""
+    labels = [arm["label"] for arm in experiment.arms if record["group"] == arm["label"] or record["group"].startswith(arm["label"] + "_")]
+    facets = {"arm": max(labels, key=len)} if labels else {}
+    facets.update({name: record["config"].get(name) for name in experiment.vary})
+    return facets

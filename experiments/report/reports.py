@@ -69,13 +69,14 @@ def write_experiment_report(experiment, exp_dir, table, found, seeds, records, f
             f"**Parameters:** {', '.join(f'{k}={v}' for k, v in experiment.params.items())}.\n"
             f"**Seeds:** {seeds}. {wall:.0f} s."
         )
-    images = "\n".join(f"![{name}]({name})" for name in figures)
+    lead = [name for name in figures[:1] if name == "headline.png"]  # the answer at a glance, under the question
+    images = "\n".join(f"![{name}]({name})" for name in figures if name not in lead)
     text = f"""# {experiment.name}
 
 {experiment.description}
 
 **Question.** {experiment.question}
-
+{"".join(f"{chr(10)}![{name}]({name}){chr(10)}" for name in lead)}
 {setup}
 
 ## Answer
