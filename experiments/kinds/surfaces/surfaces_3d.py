@@ -1,8 +1,9 @@
 """The notes' 3-D pictures (note 002): the normalized surface `w1² + w2²` and the unnormalized one
 (w1 ten times wider), each optimizer's path drawn on them.
 
-    surface_normalized.html, surface_unnormalized.html   interactive (plotly), standalone: the
-                                                          plotly JavaScript inlined, no server, no network
+    surface_normalized.html, surface_unnormalized.html   interactive (plotly): open in a browser, offline,
+                                                          no server; they load plotly.min.js beside them
+    plotly.min.js                                         plotly's JavaScript, written once for both pages
     surfaces_3d.png                                       both surfaces side by side (matplotlib 3-D),
                                                           for REPORT.md and TensorBoard's Images
 
@@ -44,8 +45,12 @@ def _grid(surface, points=60):
     return w1, w2, surface.loss(w1, w2)
 
 
-def plotly_page(surface, paths, title):
-    """The standalone HTML of one surface with the paths: plotly's JavaScript inlined."""
+PLOTLY_JS = "plotly.min.js"
+
+
+def plotly_page(surface, paths, title, plotlyjs=True):
+    """The HTML of one surface with the paths: plotly's JavaScript inlined (`plotlyjs=True`, one
+    file that stands alone) or, with "directory", loaded from plotly.min.js beside the page."""
     import plotly.graph_objects as go
 
     w1, w2, loss = _grid(surface)
@@ -61,7 +66,7 @@ def plotly_page(surface, paths, title):
                             "aspectmode": "manual", "aspectratio": {"x": 1, "y": 1, "z": 0.6}},
         margin={"l": 0, "r": 0, "t": 40, "b": 0}, legend={"x": 0.01, "y": 0.95},
     )  # fmt: skip
-    return fig.to_html(include_plotlyjs=True, full_html=True)
+    return fig.to_html(include_plotlyjs=plotlyjs, full_html=True)
 
 
 def static_figure(surfaces_and_paths):
@@ -83,12 +88,16 @@ def static_figure(surfaces_and_paths):
 
 
 def write(exp_dir, steppers):
-    """Writes the two HTML pages and the PNG; returns the figure names (the PNG) for the report."""
+    """Writes the two HTML pages, plotly.min.js once beside them, and the PNG; returns the figure
+    names (the PNG) for the report."""
+    from plotly.offline import get_plotlyjs
+
+    files.write_text_atomic(os.path.join(exp_dir, PLOTLY_JS), get_plotlyjs())  # ~4.6 MB once, not in each page
     shown = []
     for surface in (NORMALIZED, UNNORMALIZED):
         title = f"{surface.name.capitalize()} inputs: J = {surface.formula}, w1 in [{surface.extent[0]}, {surface.extent[1]}]"
         paths = paths_on(surface, steppers)
-        files.write_text_atomic(os.path.join(exp_dir, page_name(surface)), plotly_page(surface, paths, title))
+        files.write_text_atomic(os.path.join(exp_dir, page_name(surface)), plotly_page(surface, paths, title, "directory"))
         shown.append((surface, paths, title))
     from experiments.outputs.figures import save_figure
 
