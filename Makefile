@@ -21,12 +21,13 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/python experiments/run.py $(ARGS)
 
-# The linter and the architecture's import contracts, the whole suite on TensorFlow, then the
-# tests marked all_backends on JAX and PyTorch.
+# The linter and the architecture's import contracts, the whole suite on TensorFlow, the notebooks
+# executed cell by cell (nbmake), then the tests marked all_backends on JAX and PyTorch.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest --nbmake notebooks/
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -m all_backends $(ARGS)
 	KERAS_BACKEND=torch $(BIN)/python -m pytest -m all_backends $(ARGS)
 

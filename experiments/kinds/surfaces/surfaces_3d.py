@@ -51,6 +51,11 @@ PLOTLY_JS = "plotly.min.js"
 def plotly_page(surface, paths, title, plotlyjs=True):
     """The HTML of one surface with the paths: plotly's JavaScript inlined (`plotlyjs=True`, one
     file that stands alone) or, with "directory", loaded from plotly.min.js beside the page."""
+    return plotly_figure(surface, paths, title).to_html(include_plotlyjs=plotlyjs, full_html=True)
+
+
+def plotly_figure(surface, paths, title):
+    """One surface with the paths as a plotly figure (`.show()` draws it inline in a notebook)."""
     import plotly.graph_objects as go
 
     w1, w2, loss = _grid(surface)
@@ -66,7 +71,7 @@ def plotly_page(surface, paths, title, plotlyjs=True):
                             "aspectmode": "manual", "aspectratio": {"x": 1, "y": 1, "z": 0.6}},
         margin={"l": 0, "r": 0, "t": 40, "b": 0}, legend={"x": 0.01, "y": 0.95},
     )  # fmt: skip
-    return fig.to_html(include_plotlyjs=plotlyjs, full_html=True)
+    return fig
 
 
 def static_figure(surfaces_and_paths):
