@@ -71,15 +71,18 @@ class StackedGroup:
             optimizer.apply(grads, net.variables)
             size = tf.cast(tf.shape(rows)[1], tf.float32)
             predicted = tf.argmax(tf.nn.softmax(logits), axis=-1, output_type=tf.int32)
-            totals.assign_add(member_losses * size)
-            counts.assign_add(size)
-            corrects.assign_add(tf.reduce_sum(tf.cast(predicted == tf.cast(y, tf.int32), tf.float32), axis=1))
+            hits = tf.reduce_sum(tf.cast(predicted == tf.cast(y, tf.int32), tf.float32), axis=1)
+            return tf.group(totals.assign_add(member_losses * size), counts.assign_add(size), corrects.assign_add(hits))
 
         def run_steps(x_train, y_train, rows, masking):
             """One step per row of `rows` (S, K, B); the members' running loss and accuracy."""
-            for i in tf.range(tf.shape(rows)[0]):
-                step(x_train, y_train, rows[i], masking)
-            return totals / counts, corrects / counts
+            def body(i):
+                with tf.control_dependencies([step(x_train, y_train, rows[i], masking)]):
+                    return i + 1
+
+            done = tf.while_loop(lambda i: i < tf.shape(rows)[0], body, [tf.constant(0)])
+            with tf.control_dependencies([done]):
+                return totals / counts, corrects / counts
 
         def evaluate(x, y):
             logits = net.logits(x[None])  # (1, B, features) broadcast against (K, features, units)
@@ -102,11 +105,14 @@ class StackedGroup:
                 jit_compile=self.jit,
                 input_signature=None if self.jit else signature,
                 reduce_retracing=not self.jit,
+                autograph=False,  # its conversion took most of a trace's time
             )
             for masking in (False, True)
         }
-        self._evaluate = tf.function(evaluate, input_signature=[x_spec, y_spec])
-        self._logits_of = tf.function(lambda x: net.logits(x[None]), input_signature=[tf.TensorSpec([None, features])])
+        self._evaluate = tf.function(evaluate, input_signature=[x_spec, y_spec], autograph=False)
+        self._logits_of = tf.function(
+            lambda x: net.logits(x[None]), input_signature=[tf.TensorSpec([None, features])], autograph=False
+        )
         self._reset_metrics = tf.function(
             lambda: (totals.assign(tf.zeros_like(totals)), counts.assign(0.0), corrects.assign(tf.zeros_like(corrects)))
         )
