@@ -1,4 +1,4 @@
-"""Seeds in one graph (experiments/engine/stacked.py) against separate runs: updates per second.
+"""Seeds in one graph (experiments/engine/stacked/) against separate runs: updates per second.
 
     python benchmarks/stacked_seeds.py [--epochs 4] [--repeats 2] [--members 8,32] [--separate 8]
 

@@ -1,4 +1,4 @@
-"""Stacked seeds (experiments/engine/stacked.py): each member of one stacked model equals the separate
+"""Stacked seeds (experiments/engine/stacked/): each member of one stacked model equals the separate
 `train_run` of its seed, to float32 tolerance, histories and final metrics; a member that
 diverges is stopped where the divergence guard stops its separate run, and the others go on."""
 
