@@ -17,7 +17,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
 from experiments.config.settings import resolve
-from experiments.engine import compiled_models, training
+from experiments.engine import compiled_models, pipeline, training
 
 TINY = {"epochs": 2, "limit": 240, "width": 8, "batch_size": 32, "stats_every_steps": 4, "log_every_steps": 2}
 CASES = {
@@ -263,7 +263,7 @@ def test_training_batches_are_those_of_shuffling_the_examples_themselves(gathere
     import tensorflow as tf
 
     if gathered:
-        monkeypatch.setattr(training, "SMALL_TRAINING_SET_BYTES", 0)
+        monkeypatch.setattr(pipeline, "SMALL_TRAINING_SET_BYTES", 0)
     config = resolve({"limit": 150, "seed": 3})
     dataset = training.get_dataset(config)
     keras_seed = 3
