@@ -86,6 +86,8 @@ def _comparable(record):
     """A record less where and how long it ran, and whether its process had the compiled model already."""
     kept = {k: v for k, v in record.items() if k not in ("node", "wall_time_s", "reused_compiled_model")}
     kept["metrics"] = {k: v for k, v in record["metrics"].items() if k not in TIMINGS}
+    if "stacked" in record:  # a member of stacked seeds: the group's times, and whether its model was kept
+        kept["stacked"] = {k: v for k, v in record["stacked"].items() if k not in ("wall_time_s", "ms_per_stacked_update", "reused")}
     return kept
 
 
