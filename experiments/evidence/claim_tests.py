@@ -4,7 +4,7 @@ Each test (`test = ...` of a [[claims]] entry, experiments/evidence/claims.py li
 records into one value per seed (or per group of seeds); experiments.evidence.decision decides on
 them, choosing the interval by the kind of value:
 - paired yes/no outcomes (a `difference` of `learned` or `diverged`, or a kind's (first, second)
-  0/1 pairs): the difference of proportions with Newcombe's paired score interval;
+  0/1 pairs): the difference of proportions with its exact conditional (McNemar) interval;
 - one arm's yes/no outcomes (`threshold` of `learned` / `diverged`, a kind's 0/1 values): Wilson's
   score interval for the proportion, minus `target`;
 - everything else: the mean with the t interval (BCa bootstrap or the sign test's interval of the

@@ -166,11 +166,11 @@ def value_kind(values):
 
 def fixed_interval(values, kind, confidence=CONFIDENCE, target=0.0):
     """(effect, (low, high), method) at one look: the t / bootstrap / sign rule for continuous
-    values; Wilson's score interval for a proportion (minus `target`); Newcombe's paired
-    interval for a difference of proportions (experiments.evidence.proportions)."""
+    values; Wilson's score interval for a proportion (minus `target`); the exact conditional
+    (McNemar) interval for a difference of proportions (experiments.evidence.proportions)."""
     if kind == PAIRED_OUTCOMES:
         effect, (low, high) = proportions.paired_difference_interval(values, confidence)
-        return effect, (low, high), "Newcombe paired score"
+        return effect, (low, high), "exact conditional (McNemar) paired"
     if kind == OUTCOMES:
         successes = int(round(sum(v + target for v in values)))
         low, high = proportions.wilson_interval(successes, len(values), confidence)

@@ -3,16 +3,15 @@
 - One arm's proportion x/n: Wilson's score interval (Wilson 1927; Newcombe 1998a, method 3):
       centre = (x + z**2 / 2) / (n + z**2)
       half   = z / (n + z**2) * sqrt(x * (n - x) / n + z**2 / 4)
-- Two arms on the same seeds (paired yes/no): the difference of proportions p1 - p2, with
-  Newcombe's hybrid score interval for paired data (Newcombe 1998b, "Improved confidence
-  intervals for the difference between binomial proportions based on paired data", Stat. Med.
-  17:2635-2650, method 10). With a = both yes, b = first only, c = second only, d = neither:
-      p1 = (a + b) / n, p2 = (a + c) / n, (l1, u1), (l2, u2) their Wilson intervals,
-      phi = (a*d - b*c) / sqrt((a+b)(c+d)(a+c)(b+d))   (0 when a margin is empty)
-      low  = p1 - p2 - sqrt((p1-l1)**2 - 2*phi*(p1-l1)*(u2-p2) + (u2-p2)**2)
-      high = p1 - p2 + sqrt((u1-p1)**2 - 2*phi*(u1-p1)*(p2-l2) + (p2-l2)**2)
-  McNemar's test rejects "no difference" exactly when b and c are unbalanced; the interval says
-  by how much, in the units the claim's margin is written in.
+- Two arms on the same seeds (paired yes/no): the difference of proportions p1 - p2 = (b - c) / n,
+  with a = both yes, b = first only, c = second only, d = neither. The interval is exact and
+  conditional, as McNemar's exact test is: p1 - p2 = psi * (2 pi - 1), where psi = P(the arms
+  disagree) and pi = P(first only | they disagree); Clopper-Pearson intervals for psi ((b + c) of n)
+  and for pi (b of b + c), each at 1 - alpha/2, give by Bonferroni an interval for the difference
+  with coverage >= 1 - alpha at every n. It excludes 0 exactly when the exact conditional interval
+  for pi excludes 1/2, McNemar's exact test at alpha/2. Newcombe's hybrid score interval (1998,
+  method 10) is tighter, but at n = 6 pairs it missed 0 for 10% of simulated no-difference
+  seeds at a nominal 2.5% (tests/test_sequential.py), so the verdicts use the exact one.
 """
 
 import math
@@ -42,15 +41,22 @@ def paired_counts(pairs):
     return a, b, c, len(pairs) - a - b - c
 
 
+def clopper_pearson(successes, n, confidence):
+    """The exact (Clopper-Pearson) interval (low, high) for successes / n; (0, 1) when n = 0."""
+    if n == 0:
+        return (0.0, 1.0)
+    interval = stats.binomtest(successes, n).proportion_ci(confidence_level=confidence, method="exact")
+    return (float(interval.low), float(interval.high))
+
+
 def paired_difference_interval(pairs, confidence):
-    """(p1 - p2, (low, high)) by Newcombe's method 10 for (first, second) 0/1 pairs."""
+    """(p1 - p2, (low, high)), the exact conditional interval above, for (first, second) 0/1 pairs."""
     a, b, c, d = paired_counts(pairs)
     n = a + b + c + d
-    p1, p2 = (a + b) / n, (a + c) / n
-    l1, u1 = wilson_interval(a + b, n, confidence)
-    l2, u2 = wilson_interval(a + c, n, confidence)
-    denominator = (a + b) * (c + d) * (a + c) * (b + d)
-    phi = (a * d - b * c) / math.sqrt(denominator) if denominator else 0.0
-    delta = math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
-    epsilon = math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
-    return p1 - p2, (p1 - p2 - delta, p1 - p2 + epsilon)
+    each = 1 - (1 - confidence) / 2  # Bonferroni: half the error to each of the two intervals
+    disagree_low, disagree_high = clopper_pearson(b + c, n, each)
+    first_low, first_high = clopper_pearson(b, b + c, each)
+    # psi * (2 pi - 1): the widest psi where (2 pi - 1) takes the side away from 0.
+    low = (2 * first_low - 1) * (disagree_high if first_low < 0.5 else disagree_low)
+    high = (2 * first_high - 1) * (disagree_high if first_high > 0.5 else disagree_low)
+    return (b - c) / n, (low, high)
