@@ -150,7 +150,7 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
         "claims": [dataclasses.asdict(c) for c in experiment.claims], "looks": _looks(experiment, options, seeds),
         "overrides": {k: v for k, v in overrides.items() if k in training_runs.SHARED_SETTINGS},
     }  # fmt: skip
-    table_path = os.path.join(exp_dir, "run_tables.csv")
+    table_path = os.path.join(exp_dir, "results.csv")
     if not options.rerun and files.read_json(done_path) == asked and os.path.exists(table_path) and findings.load(exp_dir):
         print(f"[{experiment.name}] done before, skipped (--rerun to redo)", file=out, flush=True)
         return pd.read_csv(table_path), findings.load(exp_dir)["findings"]
@@ -172,7 +172,7 @@ def run_other_kind(experiment, overrides, options, out, pool=None):
                 lambda claim, at, m=measured: claim_tests.evaluate(claim, experiment, [], m, dataset, at, budget))
         if all(f.verdict != "inconclusive" for f in decided.values()):
             break
-    files.write_csv_atomic(os.path.join(exp_dir, "run_tables.csv"), result.table)
+    files.write_csv_atomic(os.path.join(exp_dir, "results.csv"), result.table)
     found = [*result.findings, *(decided[c.id] for c in experiment.claims)]
     for finding in result.findings:
         finding.dataset = dataset
