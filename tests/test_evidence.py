@@ -300,7 +300,7 @@ def test_report_gets_a_column_per_data_set_and_names_disagreements(tmp_path):
         ("lr-x", "digits", "supported"), ("lr-x", "mnist", "contradicted")]
     markdown = (tmp_path / "REPORT.md").read_text()
     assert "| verdict on mnist |" in markdown and "| contradicted |" in markdown
-    assert "`lr-x`: supported on digits, contradicted on mnist" in markdown
+    assert "`lr-x`: depends on the data: supported on digits, contradicted on mnist" in markdown
 
 
 def test_two_seeds_that_agree_decide_nothing():

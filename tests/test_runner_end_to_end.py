@@ -22,6 +22,7 @@ TINY = """
     description = "tiny learning-rate sweep"
     question = "does a huge rate diverge?"
     seeds = 2
+    max_seeds = 2  # a fixed plan: no extra seeds for undecided claims
     [fixed]
     optimizer = "sgd"
     epochs = 3
@@ -114,7 +115,7 @@ def test_report_and_figure_are_written(tiny_sweep):
     assert "does a huge rate diverge?" in report
     # Two seeds that agree exactly decide nothing: the rule asks for more (experiments/evidence/decision.py).
     assert "A learning rate that is too large makes the loss explode** — _inconclusive_" in report
-    assert "(n=2, fewer than 3 seeds); about 3 seeds would settle it" in report
+    assert "(n=2, Wilson score); about 4 seeds would settle it" in report  # 4 of 4: Wilson's low end 0.51
     assert (exp_dir / "curves.png").stat().st_size > 10_000
 
 
@@ -155,6 +156,7 @@ def test_an_in_process_sweep_with_reused_models_gives_one_model_per_runs_numbers
         description = "momentum and Adam's betas, held in variables"
         question = "does a reused model take each run's values?"
         seeds = 2
+        max_seeds = 2  # a fixed plan: no extra seeds for undecided claims
         [fixed]
         epochs = 2
         limit = 160
@@ -169,7 +171,8 @@ def test_an_in_process_sweep_with_reused_models_gives_one_model_per_runs_numbers
     for path, cache in (("reused", compiled_models.CompiledModels()), ("fresh", None)):
         monkeypatch.setattr(training, "COMPILED_MODELS", cache)
         logdir = tmp_path / path
-        assert cli.main(["held", "--specs-dir", str(tmp_path / "specs"), "--logdir", str(logdir), "--jobs", "1"]) == 0
+        assert cli.main(["held", "--specs-dir", str(tmp_path / "specs"), "--logdir", str(logdir), "--jobs", "1",
+                         "--no-stack-seeds"]) == 0  # one run at a time: the per-run model cache
         runs = sorted(logdir.glob("held/*/record.json"))
         records[path] = {run.parent.name: json.loads(run.read_text()) for run in runs}
     assert len(records["reused"]) == 16 and records["reused"].keys() == records["fresh"].keys()
@@ -184,6 +187,7 @@ def test_tuning_gives_each_arm_its_own_best_rate(tmp_path, capsys):
         description = "two arms, tuned"
         question = "which arm?"
         seeds = 2
+        max_seeds = 2  # a fixed plan: no extra seeds for undecided claims
         [fixed]
         epochs = 2
         limit = 240
@@ -214,6 +218,7 @@ def test_random_search_reruns_the_best_trials_over_seeds(tmp_path):
         description = "random search"
         question = "what does it find?"
         seeds = 2
+        max_seeds = 2  # a fixed plan: no extra seeds for undecided claims
         [fixed]
         optimizer = "sgd"
         epochs = 1

@@ -32,6 +32,7 @@ metric):
 Every tested verdict carries its effect, interval, n, the metric and the interval's method.
 """
 
+import collections
 import dataclasses
 import math
 
@@ -197,9 +198,28 @@ def decide_looks(values, direction, margin, looks, kind=CONTINUOUS, target=0.0, 
         else:
             method += f" at the first look, {100 * (1 - first_alpha):g}%"
     verdict = verdict_of_interval(low, high, direction, margin)
-    differences = [a - b for a, b in values] if kind == PAIRED_OUTCOMES else values
-    needed = needed_seeds(differences, margin) if verdict == "inconclusive" else None
+    needed = None
+    if verdict == "inconclusive":
+        if kind == CONTINUOUS:
+            needed = needed_seeds(values, margin)
+        else:
+            needed = needed_outcomes(values, kind, direction, margin, target)
     return Effect(verdict, effect, (low, high), len(values), method, needed)
+
+
+def needed_outcomes(values, kind, direction, margin, target=0.0):
+    """For yes/no outcomes: the seeds at which the same proportions (each count scaled up) would
+    give a decided verdict by this kind's fixed-n interval; None when more than MAX_NEEDED_N."""
+    counts = collections.Counter(tuple(v) if kind == PAIRED_OUTCOMES else v for v in values)
+    n = len(values)
+    for scaled in range(n + 1, MAX_NEEDED_N + 1):
+        grown = [v for v, count in counts.items() for _ in range(round(count * scaled / n))]
+        if not grown:
+            return None
+        _, (low, high), _ = fixed_interval(grown, kind, CONFIDENCE, target)
+        if verdict_of_interval(low, high, direction, margin) != "inconclusive":
+            return len(grown)
+    return None
 
 
 def _sequence_interval(values, looks, kind, target, t_opt, spent):
