@@ -22,7 +22,11 @@ from experiments.engine import compiled_models, factory, fingerprints, models
 from experiments.engine.stacked.network import MemberViews, StackedMLP
 
 CAPACITY = 16  # stacked models a process keeps (a digits MLP of K = 10: ~1 MB with its slots)
-SEEDS_KEPT = 64  # members' initial weights an entry keeps, by seed
+SEEDS_KEPT = 256  # members' initial weights a process keeps, by architecture and seed (~0.1 MB each)
+# What `models.build_model` reads of a config besides the seed (and the data set's shapes): runs
+# that agree on these start from the same weights for the same seed, whatever their optimizer.
+ARCHITECTURE_SETTINGS = ("dataset", "model", "width", "depth", "activation", "batch_norm", "initializer")
+_STARTS = collections.OrderedDict()  # (architecture, seed) -> (initial weights, their digest)
 
 
 def group_key(config, num_members):
@@ -33,7 +37,7 @@ def group_key(config, num_members):
 class StackedGroup:
     """A stacked model of `num_members` members, its optimizer and its compiled functions."""
 
-    def __init__(self, config, num_members, dataset, steps_per_epoch):
+    def __init__(self, config, num_members, dataset, steps_per_epoch, keep_starts=True):
         import tensorflow as tf
 
         compiled_models.seed_run(config, reusing_models=True)
@@ -49,7 +53,7 @@ class StackedGroup:
         self.counts = tf.Variable(tf.zeros([]), trainable=False, name="count")
         self.corrects = tf.Variable(tf.zeros([num_members]), trainable=False, name="correct_total")
         self.jit = bool(config["jit_compile"])
-        self.starts = collections.OrderedDict()  # seed -> (initial weights, their digest)
+        self.keep_starts = keep_starts
         self._compile(dataset)
 
     def _compile(self, dataset):
@@ -118,17 +122,9 @@ class StackedGroup:
         )
 
     def start_of(self, config, seed, dataset):
-        """`(weights, digest)`: what `models.build_model` draws for `seed`, built once and kept."""
-        if seed in self.starts:
-            self.starts.move_to_end(seed)
-            return self.starts[seed]
-        member = {**config, "seed": seed}
-        compiled_models.seed_run(member, reusing_models=True)
-        weights = [np.array(w) for w in models.build_model(member, dataset).get_weights()]
-        self.starts[seed] = weights, fingerprints.digest(weights)
-        while len(self.starts) > SEEDS_KEPT:
-            self.starts.popitem(last=False)
-        return self.starts[seed]
+        """`(weights, digest)`: what `models.build_model` draws for `seed`, built once per
+        architecture and seed in this process and kept."""
+        return start_of(config, seed, dataset, kept=self.keep_starts)
 
     def reset(self, member_weights, learning_rate, held_values):
         """Fresh members: their initial weights, the optimizer as after `build` with the group's
@@ -169,11 +165,29 @@ class StackedGroup:
         return MemberViews(self._logits_of, self.num_members)
 
 
+def start_of(config, seed, dataset, kept=True):
+    """`(weights, digest)`: what `models.build_model` draws for `config` with `seed`; `kept`: by
+    architecture (`ARCHITECTURE_SETTINGS`) and seed, once per process."""
+    key = (json.dumps([config[name] for name in ARCHITECTURE_SETTINGS]), seed)
+    if kept and key in _STARTS:
+        _STARTS.move_to_end(key)
+        return _STARTS[key]
+    member = {**config, "seed": seed}
+    compiled_models.seed_run(member, reusing_models=True)
+    weights = [np.array(w) for w in models.build_model(member, dataset).get_weights()]
+    if not kept:
+        return weights, fingerprints.digest(weights)
+    _STARTS[key] = weights, fingerprints.digest(weights)
+    while len(_STARTS) > SEEDS_KEPT:
+        _STARTS.popitem(last=False)
+    return _STARTS[key]
+
+
 class StackedModels:
     """Up to `capacity` stacked models of this process, least recently used dropped first."""
 
-    def __init__(self, capacity=CAPACITY):
-        self.capacity = capacity
+    def __init__(self, capacity=CAPACITY, keep_starts=True):
+        self.capacity, self.keep_starts = capacity, keep_starts
         self._entries = collections.OrderedDict()
         self.hits = self.misses = 0
 
@@ -186,7 +200,7 @@ class StackedModels:
             self.hits += 1
         else:
             self.misses += 1
-            group = StackedGroup(config, len(seeds), dataset, steps_per_epoch)
+            group = StackedGroup(config, len(seeds), dataset, steps_per_epoch, self.keep_starts)
         starts = [group.start_of(config, seed, dataset)[0] for seed in seeds]
         rate = factory.make_learning_rate(config, steps_per_epoch)
         group.reset(starts, rate, compiled_models.held_hyperparameters(config))
@@ -200,5 +214,6 @@ class StackedModels:
 
 
 def fresh_groups():
-    """A cache that keeps nothing: every group a new stacked model (`--no-model-reuse`)."""
-    return StackedModels(capacity=0)
+    """A cache that keeps nothing: every group a new stacked model, its members built anew
+    (`--no-model-reuse`)."""
+    return StackedModels(capacity=0, keep_starts=False)
