@@ -8,6 +8,8 @@ A file names what the study compares and what it holds fixed:
     max_seeds = 12                 # a claim still inconclusive gets more seeds, `seeds` at a time, up to
                                    # this (default 3 x seeds); looks after the first use confidence sequences
     tune_seeds = 1                 # seeds [tune] runs each value on; the best mean wins
+    stack_seeds = false            # each seed its own run (default true: seeds stacked in one graph);
+                                   # for claims on time per update, which stacked members share
     model = "mypackage.models:build"  # a user's builder / loader (experiments/data/plugins.py),
     data = "mypackage.data:load"      # like --model / --data: [fixed] model / dataset
     [fixed]                        # settings held fixed (experiments/config/settings.py)
@@ -63,7 +65,7 @@ SIZES = ("default", "quick")
 SIZE_ALIASES = {"full": "default"}
 TOP_LEVEL_KEYS = {
     "description", "question", "seeds", "metric", "fixed", "vary", "arms", "tune", "tune_seeds", "search", "sizes",
-    "kind", "params", "claims", "max_seeds", "headline",
+    "kind", "params", "claims", "max_seeds", "headline", "stack_seeds",
 }  # fmt: skip
 # A user's own builder / loader for every run: `model = "pkg.mod:build"`, `data = "pkg.mod:load"`
 # (experiments/data/plugins.py), the same as `--model` / `--data`; shorthand for [fixed] model / dataset.
@@ -94,6 +96,9 @@ class Experiment:
     params: dict = dataclasses.field(default_factory=dict)
     claims: list = dataclasses.field(default_factory=list)  # experiments.evidence.claims.Claim
     max_seeds: int = None  # a claim's seed budget (None: 3 x seeds)
+    # False: each seed trains as its own run, never in a stacked group, whose members share one
+    # clock (a claim on time per update needs each seed's own timing).
+    stack_seeds: bool = True
     headline: object = None  # experiments.config.headlines.Headline: the figure answering the question
 
     def seed_budget(self, seeds):
@@ -162,15 +167,11 @@ def parse(name, raw, size="default", where="<experiment>"):
         search = _search(merged.get("search", {}), fail)
     except SettingError as error:
         fail(str(error))
-    seeds = merged.get("seeds", 1)
-    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
-        fail(f"`seeds` must be an integer >= 1; got {seeds!r}")
-    max_seeds = merged.get("max_seeds")
-    if max_seeds is not None and (not isinstance(max_seeds, int) or isinstance(max_seeds, bool) or max_seeds < 1):
-        fail(f"`max_seeds` must be an integer >= 1; got {max_seeds!r}")
-    tune_seeds = merged.get("tune_seeds", 1)
-    if not isinstance(tune_seeds, int) or isinstance(tune_seeds, bool) or tune_seeds < 1:
-        fail(f"`tune_seeds` must be an integer >= 1; got {tune_seeds!r}")
+    seeds, max_seeds, tune_seeds = (_count(merged, key, default, fail) for key, default in
+                                    (("seeds", 1), ("max_seeds", None), ("tune_seeds", 1)))  # fmt: skip
+    stack_seeds = merged.get("stack_seeds", True)
+    if not isinstance(stack_seeds, bool):
+        fail(f"`stack_seeds` must be true or false; got {stack_seeds!r}")
     if tune_seeds > 1 and not tune:
         fail("`tune_seeds` needs a [tune] table: it is how many seeds tune each value")
     metric = merged.get("metric", "val_loss")
@@ -203,9 +204,18 @@ def parse(name, raw, size="default", where="<experiment>"):
         params=params,
         claims=declared,
         max_seeds=max_seeds,
+        stack_seeds=stack_seeds,
     )
     experiment.headline = headlines.parse(merged.get("headline"), experiment, fail)  # the figure that answers
     return experiment
+
+
+def _count(merged, key, default, fail):
+    """An integer >= 1 (seeds, max_seeds, tune_seeds), or `default` when absent."""
+    value = merged.get(key, default)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        fail(f"`{key}` must be an integer >= 1; got {value!r}")
+    return value
 
 
 def _values(name, values, fail):

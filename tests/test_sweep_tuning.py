@@ -106,3 +106,23 @@ def test_refinement_extends_past_an_edge_until_the_best_is_interior():
 
     tried = _refined(lambda lr: (math.log10(lr) - math.log10(30.0)) ** 2)
     assert tried[-1] >= 100.0 - 1e-9 and max(tried) > 30
+
+
+def test_an_experiment_can_keep_its_seeds_out_of_stacked_groups():
+    # A claim on time per update needs each seed's own clock: stack_seeds = false plans runs the
+    # stacked pool hands out one by one, in the tuning stage and the final one.
+    from experiments.sweeps import stacked_pool, workers
+
+    stacked, alone = _experiment(), _experiment("stack_seeds = false")
+    final = planning.final_stage(alone, {}, 3, _records(planning.first_stage(alone, {}), LOSSES_ALL_SEEDS))
+    assert all(run.stackable for run in planning.first_stage(stacked, {}))
+    assert not any(run.stackable for run in planning.first_stage(alone, {}) + final)
+    tasks = stacked_pool.stacked_tasks(final)
+    assert [(function, len(runs)) for function, runs in tasks] == [(workers.train_each, 1)] * len(final)
+    together = planning.final_stage(stacked, {}, 3, _records(planning.first_stage(stacked, {}), LOSSES_ALL_SEEDS))
+    assert [len(runs) for _, runs in stacked_pool.stacked_tasks(together)] == [3]
+    with pytest.raises(spec.SpecError, match="`stack_seeds` must be true or false; got 'no'"):
+        _experiment('stack_seeds = "no"')
+
+
+LOSSES_ALL_SEEDS = {(rate, seed): 0.5 for rate in (0.1, 1.0) for seed in range(3)}

@@ -34,6 +34,7 @@ class PlannedRun:
     stage: str  # "tune", "search" or "final"
     config: dict  # resolved settings
     configuration: str = ""  # the group less tuned settings: tuning picks one value per configuration
+    stackable: bool = True  # may train in a stacked group with its other seeds (the spec's stack_seeds)
 
     def directory(self, logdir):
         return os.path.join(experiment_dir(logdir, self.experiment, self.config["dataset"]), self.run_id)
@@ -67,7 +68,7 @@ def _planned(experiment, prefix, settings, seed, stage, overrides):
     config = resolve({**settings, **overrides, "seed": seed})
     group = group_name(experiment, prefix, config)
     configuration = group_name(experiment, prefix, config, exclude=experiment.tune)
-    return PlannedRun(experiment.name, group, f"{group}_seed{seed}", stage, config, configuration)
+    return PlannedRun(experiment.name, group, f"{group}_seed{seed}", stage, config, configuration, experiment.stack_seeds)
 
 
 def first_stage(experiment, overrides):
@@ -119,7 +120,8 @@ def _reseed(record, seed, experiment):
     config = {**record["config"], "seed": seed}
     group = record["group"]
     return PlannedRun(
-        experiment.name, group, f"{group}_seed{seed}", "final", resolve(config), record["configuration"]
+        experiment.name, group, f"{group}_seed{seed}", "final", resolve(config), record["configuration"],
+        experiment.stack_seeds,
     )
 
 
@@ -246,5 +248,6 @@ def _tune_runs(experiment, template, name, candidate):
     for seed in range(experiment.tune_seeds):
         config = resolve({**template["config"], name: candidate, "seed": seed})
         group = group_name(experiment, prefix, config)
-        runs.append(PlannedRun(experiment.name, group, f"{group}_seed{seed}", "tune", config, template["configuration"]))
+        runs.append(PlannedRun(experiment.name, group, f"{group}_seed{seed}", "tune", config, template["configuration"],
+                               experiment.stack_seeds))  # fmt: skip
     return runs

@@ -36,8 +36,8 @@ def stacked_tasks(runs, max_members=DEFAULT_MAX_MEMBERS):
         groups.setdefault(group_key(run.config), []).append(run)
     tasks = []
     for members in groups.values():
-        if len(members) == 1:
-            tasks.append((workers.train_each, members))
+        if len(members) == 1 or not members[0].stackable:
+            tasks.extend((workers.train_each, [run]) for run in members)
             continue
         for start in range(0, len(members), max_members):
             tasks.append((train_group, members[start : start + max_members]))
