@@ -7,35 +7,16 @@ import textwrap
 
 import pandas as pd
 import pytest
+from tiny_specs import EXPLODES_CLAIM, tiny_sweep
 
 from experiments import api
 
-TINY = """
-    description = "tiny learning-rate sweep"
-    question = "does a huge rate diverge?"
-    seeds = 2
-    max_seeds = 2
-    [fixed]
-    optimizer = "sgd"
-    epochs = 2
-    limit = 240
-    width = 8
-    batch_size = 8
-    [vary]
-    learning_rate = [0.05, 1000000.0]
-    [[claims]]
-    id = "lr-too-large-explodes"
-    claim = "A learning rate that is too large makes the loss explode"
-    test = "threshold"
-    metric = "diverged"
-    arms = [{ learning_rate = 1000000.0 }]
-    target = 0.5
-    direction = "greater"
-    [headline]
-    plot = "metric_against"
-    x = "learning_rate"
-    y = "train_loss"
-"""
+TINY = tiny_sweep(epochs=2, top="max_seeds = 2", tables=EXPLODES_CLAIM + """
+[headline]
+plot = "metric_against"
+x = "learning_rate"
+y = "train_loss"
+""")
 
 
 @pytest.fixture(scope="module")

@@ -13,24 +13,13 @@ import sys
 import textwrap
 
 import pytest
+from tiny_specs import tiny_sweep
 
 from experiments import cli
 from experiments.engine import run_directory
 from experiments.outputs import files
 
-TINY = """
-    description = "tiny learning-rate sweep"
-    question = "does a huge rate diverge?"
-    seeds = 2
-    [fixed]
-    optimizer = "sgd"
-    epochs = 2
-    limit = 240
-    width = 8
-    batch_size = 8
-    [vary]
-    learning_rate = [0.05, 0.5]
-"""
+TINY = tiny_sweep(epochs=2, rates=(0.05, 0.5), tables="")
 
 
 def _spec(tmp_path):

@@ -13,33 +13,13 @@ import pandas as pd
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
+from tiny_specs import tiny_sweep
 
 from experiments import cli
 from experiments.config.settings import resolve
 from experiments.engine.training import train_run
 
-TINY = """
-    description = "tiny learning-rate sweep"
-    question = "does a huge rate diverge?"
-    seeds = 2
-    max_seeds = 2  # a fixed plan: no extra seeds for undecided claims
-    [fixed]
-    optimizer = "sgd"
-    epochs = 3
-    limit = 240
-    width = 8
-    batch_size = 8
-    [vary]
-    learning_rate = [0.05, 1000000.0]
-    [[claims]]
-    id = "lr-too-large-explodes"
-    claim = "A learning rate that is too large makes the loss explode"
-    test = "threshold"
-    metric = "diverged"
-    arms = [{ learning_rate = 1000000.0 }]
-    target = 0.5
-    direction = "greater"
-"""
+TINY = tiny_sweep(top="max_seeds = 2  # a fixed plan: no extra seeds for undecided claims")
 
 
 def _spec(tmp_path, name, text):

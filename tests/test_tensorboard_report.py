@@ -12,31 +12,12 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from tiny_specs import tiny_sweep
 
 from experiments import cli
 from experiments.outputs import events
 
-TINY = """
-    description = "tiny learning-rate sweep"
-    question = "does a huge rate diverge?"
-    seeds = 2
-    [fixed]
-    optimizer = "sgd"
-    epochs = 2
-    limit = 240
-    width = 8
-    batch_size = 8
-    [vary]
-    learning_rate = [0.05, 1000000.0]
-    [[claims]]
-    id = "lr-too-large-explodes"
-    claim = "A learning rate that is too large makes the loss explode"
-    test = "threshold"
-    metric = "diverged"
-    arms = [{ learning_rate = 1000000.0 }]
-    target = 0.5
-    direction = "greater"
-"""
+TINY = tiny_sweep(epochs=2)
 
 
 @pytest.fixture(scope="module")
