@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("ray", reason='Ray is not installed (pip install -e ".[ray]")')
 
 from experiments import cli
+from experiments.outputs.figures import TENSORBOARD_DIR  # noqa: E402
 from experiments.outputs.hparams_sessions import GROUPS_DIR  # noqa: E402
 from experiments.sweeps.local_cluster import LocalCluster  # noqa: E402
 
@@ -118,7 +119,8 @@ def _assert_no_partial_runs(logdir):
     exp_dir = os.path.join(logdir, "tiny")
     for name in os.listdir(exp_dir):
         assert not name.startswith(".incoming-"), name
-        if os.path.isdir(os.path.join(exp_dir, name)) and name != GROUPS_DIR:
+        # Runs only: the seed-aggregated HParams sessions and the figures' TensorBoard run are not.
+        if os.path.isdir(os.path.join(exp_dir, name)) and name not in (GROUPS_DIR, TENSORBOARD_DIR):
             assert os.path.isfile(os.path.join(exp_dir, name, "record.json")), f"{name} has no record"
 
 

@@ -16,6 +16,7 @@ def test_experiment_end_to_end(tmp_path):
         question = "tiny?"
         kind = "rescue"
         seeds = 1
+        max_seeds = 1  # a fixed plan: no extra seeds for an undecided claim
         [params]
         explode_learning_rate = 50.0
         oscillate_learning_rate = 1.0
