@@ -97,6 +97,7 @@ def test_experiment_end_to_end(tmp_path):
         question = "tiny?"
         kind = "gradient_noise"
         seeds = 2
+        max_seeds = 2  # a fixed plan: no extra seeds for an undecided claim
         [params]
         width = 8
         limit = 120

@@ -34,6 +34,7 @@ def test_experiment_end_to_end(tmp_path):
         question = "tiny?"
         kind = "grid_vs_random"
         seeds = 2
+        max_seeds = 2  # a fixed plan: no extra seeds for an undecided claim
         [params]
         side = 2
         epochs = 1

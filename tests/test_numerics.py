@@ -45,6 +45,7 @@ def test_experiment_end_to_end(tmp_path):
         question = "tiny?"
         kind = "numerics"
         seeds = 1
+        max_seeds = 1  # a fixed plan: no extra seeds for an undecided claim
         [params]
         gaps = [1.0, 100.0]
         epochs = 1

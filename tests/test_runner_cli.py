@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from experiments import cli, spec
+from experiments.sweeps import planning
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -132,7 +133,7 @@ def test_every_shipped_experiment_parses_in_both_sizes():
         for size in spec.SIZES:
             experiment = spec.load(name, size)
             assert experiment.description and experiment.question
-            assert spec.configurations(experiment)
+            assert planning.configurations(experiment)
 
 
 def test_list_prints_one_line_per_experiment(capsys):
