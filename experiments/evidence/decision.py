@@ -209,17 +209,27 @@ def decide_looks(values, direction, margin, looks, kind=CONTINUOUS, target=0.0, 
 
 def needed_outcomes(values, kind, direction, margin, target=0.0):
     """For yes/no outcomes: the seeds at which the same proportions (each count scaled up) would
-    give a decided verdict by this kind's fixed-n interval; None when more than MAX_NEEDED_N."""
+    give a decided verdict by this kind's fixed-n interval; None when more than MAX_NEEDED_N.
+    Found by doubling, then bisection (each look costs an exact interval's root finding)."""
     counts = collections.Counter(tuple(v) if kind == PAIRED_OUTCOMES else v for v in values)
     n = len(values)
-    for scaled in range(n + 1, MAX_NEEDED_N + 1):
-        grown = [v for v, count in counts.items() for _ in range(round(count * scaled / n))]
-        if not grown:
+
+    def grown(scaled):
+        return [v for v, count in counts.items() for _ in range(round(count * scaled / n))]
+
+    def decided(scaled):
+        _, (low, high), _ = fixed_interval(grown(scaled), kind, CONFIDENCE, target)
+        return verdict_of_interval(low, high, direction, margin) != "inconclusive"
+
+    low, high = n, n + 1
+    while not decided(high):
+        if high >= MAX_NEEDED_N:
             return None
-        _, (low, high), _ = fixed_interval(grown, kind, CONFIDENCE, target)
-        if verdict_of_interval(low, high, direction, margin) != "inconclusive":
-            return len(grown)
-    return None
+        low, high = high, min(2 * high, MAX_NEEDED_N)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if decided(middle) else (middle, high)
+    return len(grown(high))
 
 
 def _sequence_interval(values, looks, kind, target, t_opt, spent):
