@@ -42,7 +42,7 @@ def run_experiments(experiments, overrides, options, out):
             pool.close()
     except KeyboardInterrupt:
         progress.close()
-        print("\nInterrupted. Finished runs are kept; run the same command again to resume.", file=out)
+        print("\nInterrupted. Finished runs are kept; run the same command again to resume.", file=out, flush=True)
         return 130
     except Exception as error:
         progress.close()

@@ -175,10 +175,12 @@ def test_ctrl_c_then_a_node_killed_mid_sweep_still_ends_with_every_record(specs,
     output = driver.communicate(timeout=120)[0]
     # Ray 2.60's core worker sometimes aborts the driver while tasks are being cancelled (its own
     # check "Tried to complete task that was not pending"): exit 1 instead of 130. Tolerated only
-    # with that message; what the rest checks (whole runs only, resume) must hold either way.
+    # with that message; what the rest checks (whole runs only, resume) must hold either way. With
+    # stacked groups as the tasks it happens more often (seen in 2 of 3 runs here).
     ray_abort = "Tried to complete task that was not pending" in output
     assert driver.returncode == 130 or (ray_abort and driver.returncode == 1), output[-3000:]
-    assert "Interrupted" in output
+    # The abort can come before the driver handles the interrupt, and so before its message.
+    assert "Interrupted" in output or ray_abort
     done = len(_records(tmp_path))
     assert done < RUNS
     _assert_no_partial_runs(tmp_path)
