@@ -62,6 +62,14 @@ def local_records(local_logdir):
     return _records(local_logdir)
 
 
+@pytest.fixture(scope="module")
+def local_one_by_one_records(specs, tmp_path_factory):
+    """The local sweep with each seed its own run (--no-stack-seeds): the Ctrl-C test's reference."""
+    logdir = tmp_path_factory.mktemp("local_one_by_one")
+    assert cli.main(["tiny", "--specs-dir", specs, "--logdir", str(logdir), "--no-stack-seeds"]) == 0
+    return _records(logdir)
+
+
 def _layout(run_dir):
     """The run directory's files, event files by kind (their names hold host, time and pid)."""
     paths = set()
@@ -92,8 +100,9 @@ def _comparable(record):
     return kept
 
 
-def _command(specs, logdir, cluster):
-    return [sys.executable, RUN_PY, "tiny", "--specs-dir", specs, "--logdir", str(logdir), "--ray", cluster.address]
+def _command(specs, logdir, cluster, *extra):
+    return [sys.executable, RUN_PY, "tiny", "--specs-dir", specs, "--logdir", str(logdir), "--ray", cluster.address,
+            *extra]  # fmt: skip
 
 
 def _sweep(specs, logdir, cluster):
@@ -102,7 +111,8 @@ def _sweep(specs, logdir, cluster):
 
 
 def _start_sweep(specs, logdir, cluster):
-    return subprocess.Popen(_command(specs, logdir, cluster), env=cluster.driver_env(), stdout=subprocess.PIPE,
+    # One run per task (--no-stack-seeds): three stacked groups finish before a Ctrl-C can land mid-sweep.
+    return subprocess.Popen(_command(specs, logdir, cluster, "--no-stack-seeds"), env=cluster.driver_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
 
@@ -167,7 +177,8 @@ def test_second_invocation_skips_everything(specs, cluster, ray_sweep):
     assert result.stdout.count("done before, skipped") == RUNS
 
 
-def test_ctrl_c_then_a_node_killed_mid_sweep_still_ends_with_every_record(specs, cluster, local_records, tmp_path):
+def test_ctrl_c_then_a_node_killed_mid_sweep_still_ends_with_every_record(specs, cluster, local_one_by_one_records,
+                                                                         tmp_path):
     # Ctrl-C on the driver cancels the outstanding tasks: exit 130, only whole runs in the log directory.
     driver = _start_sweep(specs, tmp_path, cluster)
     _wait_for_records(tmp_path, 1, driver)
@@ -197,7 +208,7 @@ def test_ctrl_c_then_a_node_killed_mid_sweep_still_ends_with_every_record(specs,
     assert len(records) == RUNS
     _assert_no_partial_runs(tmp_path)
     for name, record in records.items():
-        assert _comparable(record) == _comparable(local_records[name]), name
+        assert _comparable(record) == _comparable(local_one_by_one_records[name]), name
 
 
 def test_no_cluster_at_the_address_is_one_line_and_exit_2(specs, tmp_path, capsys):

@@ -54,6 +54,7 @@ def test_experiment_end_to_end(tmp_path):
         question = "tiny?"
         kind = "shuffle_order"
         seeds = 2
+        max_seeds = 2  # a fixed plan: no extra seeds for an undecided claim
         [params]
         epochs = 2
         limit = 120

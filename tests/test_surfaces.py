@@ -203,7 +203,8 @@ def test_run_end_to_end_in_a_tiny_size(tmp_path):
     }  # fmt: skip
     assert (table.starts == 2).all()
     assert findings and all(f.verdict in VERDICTS and f.claim and f.evidence for f in findings)
-    assert figures == ["bowl_shared_rate.png", "bowl_tuned.png", "normalization.png", "saddle.png", "double_well.png"]
+    assert figures == ["bowl_shared_rate.png", "bowl_tuned.png", "normalization.png", "saddle.png", "double_well.png",
+                       "surfaces_3d.png"]  # the notes' 3-D bowls (note 002)
     for name in figures:
         with open(tmp_path / name, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
