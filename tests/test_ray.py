@@ -34,6 +34,10 @@ TINY = """
     learning_rate = [0.05, 0.3, 1000000.0]
 """
 RUNS = 6
+# The Ctrl-C test's sweep: one run per task and 8 seeds (24 runs), so that runs are still waiting
+# when the interrupt lands (a reused compiled model trains one of these runs in well under a second).
+INTERRUPTED_SWEEP = ("--no-stack-seeds", "--seeds", "8")
+INTERRUPTED_RUNS = 24
 TIMINGS = ("ms_per_update", "samples_per_second")  # measured, never equal twice
 
 
@@ -64,9 +68,9 @@ def local_records(local_logdir):
 
 @pytest.fixture(scope="module")
 def local_one_by_one_records(specs, tmp_path_factory):
-    """The local sweep with each seed its own run (--no-stack-seeds): the Ctrl-C test's reference."""
+    """The Ctrl-C test's sweep trained locally: its reference."""
     logdir = tmp_path_factory.mktemp("local_one_by_one")
-    assert cli.main(["tiny", "--specs-dir", specs, "--logdir", str(logdir), "--no-stack-seeds"]) == 0
+    assert cli.main(["tiny", "--specs-dir", specs, "--logdir", str(logdir), *INTERRUPTED_SWEEP]) == 0
     return _records(logdir)
 
 
@@ -111,8 +115,7 @@ def _sweep(specs, logdir, cluster):
 
 
 def _start_sweep(specs, logdir, cluster):
-    # One run per task (--no-stack-seeds): three stacked groups finish before a Ctrl-C can land mid-sweep.
-    return subprocess.Popen(_command(specs, logdir, cluster, "--no-stack-seeds"), env=cluster.driver_env(), stdout=subprocess.PIPE,
+    return subprocess.Popen(_command(specs, logdir, cluster, *INTERRUPTED_SWEEP), env=cluster.driver_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
 
@@ -193,7 +196,7 @@ def test_ctrl_c_then_a_node_killed_mid_sweep_still_ends_with_every_record(specs,
     # The abort can come before the driver handles the interrupt, and so before its message.
     assert "Interrupted" in output or ray_abort
     done = len(_records(tmp_path))
-    assert done < RUNS
+    assert done < INTERRUPTED_RUNS
     _assert_no_partial_runs(tmp_path)
 
     # The same command resumes; the second node dies while it trains (last in this file: the
@@ -205,7 +208,7 @@ def test_ctrl_c_then_a_node_killed_mid_sweep_still_ends_with_every_record(specs,
     assert driver.returncode == 0, output[-3000:]
     assert output.count("done before, skipped") == done
     records = _records(tmp_path)
-    assert len(records) == RUNS
+    assert len(records) == INTERRUPTED_RUNS
     _assert_no_partial_runs(tmp_path)
     for name, record in records.items():
         assert _comparable(record) == _comparable(local_one_by_one_records[name]), name
