@@ -18,8 +18,18 @@ from optimizers.schedules._common import (
 from optimizers.validation import check_bool, check_non_negative, check_positive_integer, check_string
 
 
+class _WrapsASchedule(LearningRateSchedule):
+    """A schedule built around one other schedule, its config holding that one serialized."""
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["schedule"] = deserialize(config["schedule"])
+        return cls(**config)
+
+
 @keras.saving.register_keras_serializable(package="optimizers")
-class Warmup(LearningRateSchedule):
+class Warmup(_WrapsASchedule):
     """Linear warm-up, then any schedule: the notes' "increase then decrease".
 
     ```python
@@ -94,12 +104,6 @@ class Warmup(LearningRateSchedule):
             "name": self.name,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["schedule"] = deserialize(config["schedule"])
-        return cls(**config)
-
 
 @keras.saving.register_keras_serializable(package="optimizers")
 class SequentialSchedule(LearningRateSchedule):
@@ -171,7 +175,7 @@ class SequentialSchedule(LearningRateSchedule):
 
 
 @keras.saving.register_keras_serializable(package="optimizers")
-class PerEpoch(LearningRateSchedule):
+class PerEpoch(_WrapsASchedule):
     """Feeds a schedule the epoch number instead of the step: the notes' per-epoch formulas.
 
     ```python
@@ -206,15 +210,9 @@ class PerEpoch(LearningRateSchedule):
             "name": self.name,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["schedule"] = deserialize(config["schedule"])
-        return cls(**config)
-
 
 @keras.saving.register_keras_serializable(package="optimizers")
-class ScaledSchedule(LearningRateSchedule):
+class ScaledSchedule(_WrapsASchedule):
     """A schedule times a multiplier that can be changed while training runs.
 
     ```python
@@ -257,8 +255,3 @@ class ScaledSchedule(LearningRateSchedule):
             "name": self.name,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["schedule"] = deserialize(config["schedule"])
-        return cls(**config)
